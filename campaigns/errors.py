@@ -1,0 +1,56 @@
+"""Errors raised by the campaign store.
+
+Every error names what was wrong so a page can show ``str(error)`` to the user
+as is. All derive from :class:`CampaignError` (a ``ValueError``) so callers
+can catch bad input in one place.
+"""
+
+from __future__ import annotations
+
+
+class CampaignError(ValueError):
+    """Base class: bad input or a request the campaign's state forbids."""
+
+
+class UnknownCampaignError(CampaignError):
+    """No campaign with that id, name or participant token."""
+
+
+class UnknownParticipantError(CampaignError):
+    """No participant with that id."""
+
+
+class CampaignStateError(CampaignError):
+    """The request is not allowed in the campaign's current status."""
+
+
+class CampaignClosedError(CampaignStateError):
+    """The campaign is closed and accepts no new participants or data."""
+
+
+class SettingsError(CampaignError):
+    """A campaign setting is out of range."""
+
+
+class RatingError(CampaignError):
+    """A feedback rating outside the campaign's scale."""
+
+
+class SnapshotError(CampaignError):
+    """A snapshot batch is malformed (probabilities, labels, offsets...)."""
+
+
+class MediaError(CampaignError):
+    """An upload is not a decodable image/video or is too large."""
+
+
+class ConsentError(CampaignError):
+    """Storing this would go beyond what the participant agreed to."""
+
+
+class ConfirmationError(CampaignError):
+    """A destructive action was not confirmed correctly."""
+
+
+class SchemaError(CampaignError):
+    """The database file has a schema this code cannot use."""

@@ -1,0 +1,144 @@
+"""Upload validation for ad variants: sniff, decode, measure.
+
+An upload is accepted only when its bytes decode: images through
+``cv2.imdecode``, videos through ``cv2.VideoCapture`` on a temporary file
+(the pip OpenCV wheels bundle FFmpeg). Extensions and browser-sent mime types
+are never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from campaigns.errors import MediaError
+
+DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+# (signature test, mime, file suffix) for the formats we accept.
+_IMAGE_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"GIF87a", "image/gif", ".gif"),
+    (b"GIF89a", "image/gif", ".gif"),
+    (b"BM", "image/bmp", ".bmp"),
+)
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What validation learned about an upload."""
+
+    kind: str
+    mime: str
+    suffix: str
+    size_bytes: int
+    sha256: str
+    width: int
+    height: int
+    duration_s: float | None
+
+
+def sniff(data: bytes) -> tuple[str, str, str] | None:
+    """Return (kind, mime, suffix) from the leading bytes, or None if unknown."""
+    for signature, mime, suffix in _IMAGE_SIGNATURES:
+        if data.startswith(signature):
+            return "image", mime, suffix
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image", "image/webp", ".webp"
+    if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return "video", "video/x-msvideo", ".avi"
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        if brand.startswith(b"qt"):
+            return "video", "video/quicktime", ".mov"
+        return "video", "video/mp4", ".mp4"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        if b"webm" in data[:64]:
+            return "video", "video/webm", ".webm"
+        return "video", "video/x-matroska", ".mkv"
+    return None
+
+
+def _describe(filename: str | None) -> str:
+    return f"upload {filename!r}" if filename else "upload"
+
+
+def validate_media(
+    data: bytes, filename: str | None = None, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+) -> MediaInfo:
+    """Check that ``data`` is a decodable image or video within ``max_bytes``.
+
+    Raises MediaError naming the file and the problem (empty, too large,
+    unknown format, truncated or corrupt).
+    """
+    what = _describe(filename)
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise MediaError(f"{what} must be bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if not data:
+        raise MediaError(f"{what} is empty")
+    if len(data) > max_bytes:
+        raise MediaError(f"{what} is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit")
+    found = sniff(data)
+    if found is None:
+        raise MediaError(
+            f"{what} is not a supported image (PNG, JPEG, GIF, BMP, WebP) or video (MP4, MOV, WebM, MKV, AVI)"
+        )
+    kind, mime, suffix = found
+    digest = hashlib.sha256(data).hexdigest()
+    if kind == "image":
+        width, height = _decode_image(data, what, mime)
+        return MediaInfo(kind, mime, suffix, len(data), digest, width, height, None)
+    width, height, duration = _probe_video(data, what, suffix)
+    return MediaInfo(kind, mime, suffix, len(data), digest, width, height, duration)
+
+
+def decode_image(data: bytes, what: str = "image") -> np.ndarray:
+    """Decode image bytes to a BGR array or raise MediaError."""
+    array = np.frombuffer(data, dtype=np.uint8)
+    image = cv2.imdecode(array, cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise MediaError(f"{what} could not be decoded as an image (corrupt or truncated)")
+    return image
+
+
+def _decode_image(data: bytes, what: str, mime: str) -> tuple[int, int]:
+    # libjpeg decodes a truncated JPEG into a grey-padded picture with only a
+    # warning, so require the end-of-image marker explicitly.
+    if mime == "image/jpeg" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise MediaError(f"{what} is a truncated JPEG (no end-of-image marker)")
+    if mime == "image/png" and b"IEND" not in data[-16:]:
+        raise MediaError(f"{what} is a truncated PNG (no IEND chunk)")
+    image = decode_image(data, what)
+    height, width = image.shape[:2]
+    return int(width), int(height)
+
+
+def _probe_video(data: bytes, what: str, suffix: str) -> tuple[int, int, float | None]:
+    # VideoCapture needs a path; the temporary file lives only for the probe.
+    fd, path = tempfile.mkstemp(suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        capture = cv2.VideoCapture(path)
+        try:
+            if not capture.isOpened():
+                raise MediaError(f"{what} could not be opened as a video (corrupt or truncated)")
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                raise MediaError(f"{what} has no decodable video frame (corrupt or truncated)")
+            frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+            fps = capture.get(cv2.CAP_PROP_FPS)
+        finally:
+            capture.release()
+    finally:
+        os.unlink(path)
+    height, width = frame.shape[:2]
+    duration = float(frames / fps) if frames > 0 and fps > 0 else None
+    return int(width), int(height), duration

@@ -1,0 +1,269 @@
+"""Writes of participant data (mixed into :class:`campaigns.store.Store`).
+
+Participants, their snapshots, feedback and optional face crops: everything a
+participant session writes, plus the analyst's erasure. Each method is one
+serialised transaction of the store; a rejected input stores nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from campaigns.errors import (
+    CampaignClosedError,
+    CampaignError,
+    CampaignStateError,
+    ConsentError,
+    MediaError,
+    RatingError,
+    SnapshotError,
+    UnknownParticipantError,
+)
+from campaigns.inputs import clean_answers, now, text, variant_name
+from campaigns.media import decode_image
+from campaigns.snapshots import SnapshotBatch, to_arrow, top_indices, validate_batch
+from campaigns.types import ORDERS, PARTICIPANT_STATUSES, Campaign, Participant, SnapshotRow
+
+MAX_CROP_BYTES = 5 * 1024 * 1024
+SnapshotInput: TypeAlias = SnapshotBatch | pd.DataFrame | Sequence[SnapshotRow | Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Owner:
+    """What a write for one participant needs to know about their campaign."""
+
+    campaign_id: int
+    campaign_name: str
+    status: str
+    rating_scale: int
+    keep_face_crops: bool
+    crop_consent: bool
+
+
+def _require_live(campaign_name: str, status: str, what: str) -> None:
+    if status != "live":
+        error = CampaignClosedError if status == "closed" else CampaignStateError
+        raise error(f"campaign {campaign_name!r} is {status} and accepts no {what}")
+
+
+class ParticipantWrites:
+    """Participant-side writes; relies on the Store's transaction helpers."""
+
+    if TYPE_CHECKING:  # provided by Store / ReadQueries; declared for the type checker only
+
+        def _write(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+
+        def _locked_campaign(
+            self,
+            cur: duckdb.DuckDBPyConnection,
+            ref: Campaign | int | str,
+            allowed: tuple[str, ...] | None,
+            action: str,
+        ) -> Campaign: ...
+
+        def participant(self, participant_id: str) -> Participant: ...
+
+    # -- participants -----------------------------------------------------
+
+    def add_participant(
+        self,
+        campaign: Campaign | int | str,
+        consent_version: str,
+        *,
+        answers: Mapping[str, Any] | None = None,
+        order: str | None = None,
+        crop_consent: bool = False,
+    ) -> Participant:
+        """Register a consenting participant of a live campaign.
+
+        ``order`` defaults to counterbalancing: whichever of A-B / B-A has
+        fewer participants so far (A-B on a tie), which alternates them.
+        """
+        consent_version = text(consent_version, "consent version", 100)
+        if order is not None and order not in ORDERS:
+            raise CampaignError(f"order must be 'AB' or 'BA', got {order!r}")
+        if not isinstance(crop_consent, bool):
+            raise ConsentError(f"crop_consent must be true or false, got {crop_consent!r}")
+        clean = clean_answers(answers)
+        participant_id = secrets.token_hex(8)
+        with self._write() as cur:
+            current = self._locked_campaign(cur, campaign, allowed=("live",), action="accept participants")
+            seq, n_ab, n_ba = cur.execute(
+                """SELECT coalesce(max(seq), 0) + 1, count(*) FILTER (WHERE variant_order = 'AB'),
+                          count(*) FILTER (WHERE variant_order = 'BA')
+                   FROM participants WHERE campaign_id = ?""",
+                [current.id],
+            ).fetchone() or (1, 0, 0)
+            chosen = order or ("AB" if n_ab <= n_ba else "BA")
+            stamp = now()
+            cur.execute(
+                """INSERT INTO participants (id, campaign_id, seq, consent_version, consented_at,
+                       variant_order, status, updated_at, crop_consent)
+                   VALUES (?, ?, ?, ?, ?, ?, 'started', ?, ?)""",
+                [participant_id, current.id, seq, consent_version, stamp, chosen, stamp, crop_consent],
+            )
+            if clean:
+                cur.executemany(
+                    "INSERT INTO participant_answers VALUES (?, ?, ?)",
+                    [[participant_id, q, a] for q, a in clean.items()],
+                )
+        return self.participant(participant_id)
+
+    def mark_participant(self, participant_id: str, status: str) -> Participant:
+        """Set a participant's status: started, complete or abandoned."""
+        if status not in PARTICIPANT_STATUSES:
+            raise CampaignError(
+                f"participant status must be one of {', '.join(PARTICIPANT_STATUSES)}, got {status!r}"
+            )
+        with self._write() as cur:
+            self._owner(cur, participant_id)
+            cur.execute(
+                "UPDATE participants SET status = ?, updated_at = ? WHERE id = ?",
+                [status, now(), participant_id],
+            )
+        return self.participant(participant_id)
+
+    def erase_participant(self, participant_id: str) -> dict[str, int]:
+        """Delete every row of a participant (right to erasure); returns counts per table."""
+        counts: dict[str, int] = {}
+        with self._write() as cur:
+            self._owner(cur, participant_id)
+            for table, column in (
+                ("snapshots", "participant_id"),
+                ("feedback", "participant_id"),
+                ("face_crops", "participant_id"),
+                ("participant_answers", "participant_id"),
+                ("participants", "id"),
+            ):
+                row = cur.execute(
+                    f"DELETE FROM {table} WHERE {column} = ? RETURNING 1",  # noqa: S608
+                    [participant_id],
+                ).fetchall()
+                counts[table] = len(row)
+        return counts
+
+    def _owner(self, cur: duckdb.DuckDBPyConnection, participant_id: str) -> _Owner:
+        """The campaign facts a participant's write depends on, or UnknownParticipantError."""
+        if not isinstance(participant_id, str):
+            raise UnknownParticipantError(f"participant id must be a text, got {participant_id!r}")
+        row = cur.execute(
+            """SELECT c.id, c.name, c.status, c.rating_scale, c.keep_face_crops, p.crop_consent
+               FROM participants p JOIN campaigns c ON c.id = p.campaign_id WHERE p.id = ?""",
+            [participant_id],
+        ).fetchone()
+        if row is None:
+            raise UnknownParticipantError(f"no participant with id {participant_id!r}")
+        return _Owner(int(row[0]), row[1], row[2], int(row[3]), bool(row[4]), bool(row[5]))
+
+    # -- data from participants -------------------------------------------
+
+    def add_snapshots(self, snapshots: SnapshotInput) -> int:
+        """Append a batch of snapshots in one transaction; returns rows stored.
+
+        Accepts a SnapshotBatch, a DataFrame or a list of SnapshotRow/dicts.
+        The whole batch is rejected (nothing stored) if any row is invalid.
+        """
+        if isinstance(snapshots, SnapshotBatch):
+            batch = snapshots
+        elif isinstance(snapshots, pd.DataFrame):
+            batch = SnapshotBatch.from_frame(snapshots)
+        else:
+            batch = SnapshotBatch.from_rows(list(snapshots))
+        validate_batch(batch)
+        if len(batch) == 0:
+            return 0
+        ids = pd.unique(batch.participant_id)
+        with self._write() as cur:
+            found = cur.execute(
+                """SELECT p.id, c.id, c.status, c.labels, c.name FROM participants p
+                   JOIN campaigns c ON c.id = p.campaign_id WHERE p.id IN (SELECT unnest(?))""",
+                [list(ids)],
+            ).fetchall()
+            info = {r[0]: r for r in found}
+            unknown = [p for p in ids if p not in info]
+            if unknown:
+                raise UnknownParticipantError(
+                    f"snapshot batch names {len(unknown)} unknown participant(s), e.g. {unknown[0]!r}"
+                )
+            campaign_of = pd.Series({r[0]: r[1] for r in found})
+            campaign_ids = campaign_of.reindex(batch.participant_id).to_numpy(dtype=np.int32)
+            top_index, top_prob = top_indices(batch)
+            top_label = np.full(len(batch), None, dtype=object)
+            for cid, status, labels, name in {r[1]: r[1:] for r in found}.values():
+                _require_live(name, status, "snapshots")
+                rows = (campaign_ids == cid) & batch.face_found
+                if rows.any() and batch.width != len(labels):
+                    raise SnapshotError(
+                        f"snapshot probabilities have {batch.width} values but campaign {name!r} has "
+                        f"{len(labels)} labels ({', '.join(labels)})"
+                    )
+                top_label[rows] = np.asarray(labels, dtype=object)[top_index[rows]]
+            table = to_arrow(batch, campaign_ids, top_label, top_index, top_prob)
+            cur.register("incoming_snapshots", table)
+            try:
+                cur.execute(
+                    """INSERT INTO snapshots SELECT campaign_id, participant_id, variant, offset_ms,
+                           face_found, face_ratio, brightness, sharpness, probabilities, top_label, top_index,
+                           top_probability, model_id, ? FROM incoming_snapshots""",
+                    [now()],
+                )
+            finally:
+                cur.unregister("incoming_snapshots")
+        return len(batch)
+
+    def add_feedback(
+        self, participant_id: str, variant: str, rating: int, comment: str | None = None
+    ) -> None:
+        """Store (or replace) a participant's rating of one variant."""
+        variant = variant_name(variant)
+        if comment is not None:
+            comment = text(comment, "comment", 2000, allow_empty=True)
+        with self._write() as cur:
+            owner = self._owner(cur, participant_id)
+            _require_live(owner.campaign_name, owner.status, "feedback")
+            scale = owner.rating_scale
+            if (
+                isinstance(rating, bool)
+                or not isinstance(rating, int | np.integer)
+                or not 1 <= rating <= scale
+            ):
+                raise RatingError(f"rating must be a whole number from 1 to {scale}, got {rating!r}")
+            cur.execute(
+                "DELETE FROM feedback WHERE participant_id = ? AND variant = ?", [participant_id, variant]
+            )
+            cur.execute(
+                "INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?)",
+                [owner.campaign_id, participant_id, variant, int(rating), comment, now()],
+            )
+
+    def add_face_crop(self, participant_id: str, variant: str, offset_ms: int, image: bytes) -> None:
+        """Keep one face crop; refused unless the campaign keeps crops and the participant agreed."""
+        variant = variant_name(variant)
+        if isinstance(offset_ms, bool) or not isinstance(offset_ms, int) or offset_ms < 0:
+            raise SnapshotError(f"offset_ms must be a non-negative whole number, got {offset_ms!r}")
+        with self._write() as cur:
+            owner = self._owner(cur, participant_id)
+            _require_live(owner.campaign_name, owner.status, "face crops")
+            if not owner.keep_face_crops:
+                raise ConsentError(
+                    f"campaign {owner.campaign_name!r} does not keep face crops; the crop was not stored"
+                )
+            if not owner.crop_consent:
+                raise ConsentError(
+                    "this participant did not agree to keep face crops; the crop was not stored"
+                )
+            if not isinstance(image, bytes) or len(image) > MAX_CROP_BYTES:
+                raise MediaError(f"a face crop must be image bytes of at most {MAX_CROP_BYTES} bytes")
+            decode_image(image, "face crop")
+            cur.execute(
+                "INSERT INTO face_crops VALUES (?, ?, ?, ?, ?, ?)",
+                [owner.campaign_id, participant_id, variant, offset_ms, image, now()],
+            )

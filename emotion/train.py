@@ -1,0 +1,477 @@
+"""Train a facial-expression classifier: ``python -m emotion.train``.
+
+The recipe defaults are those of the origin study: Adam, sparse categorical
+cross-entropy, flip/rotation/zoom augmentation at about 10%, EarlyStopping and
+ReduceLROnPlateau (halve) on validation loss with patience 5, the checkpoint of
+the best validation loss kept, at most 40 epochs.
+
+Everything goes to ``--output-dir``: ``model.keras`` (best validation loss,
+without optimizer state), ``card.json`` (labels and recipe), ``history.csv``,
+``training_curves.png`` and, while running, ``last.keras`` + ``state.json`` so
+``--resume`` continues from the last finished epoch after a crash or a kill (or
+extends a finished run when ``--epochs`` is raised).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emotion.card import MODEL_FILE, ModelCard
+from emotion.data import FaceDataset, load_dataset, parse_classes
+
+log = logging.getLogger(__name__)
+
+LAST_FILE = "last.keras"
+STATE_FILE = "state.json"
+HISTORY_FILE = "history.csv"
+CURVES_FILE = "training_curves.png"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: Path
+    output_dir: Path
+    architecture: str = "vgg_bn"
+    #: Validation source: ``None`` uses ``val_split`` of ``data`` (FER2013's PublicTest).
+    val_data: Path | None = None
+    train_split: str = "Training"
+    val_split: str = "PublicTest"
+    #: Fraction held out for validation when the source has no validation split.
+    val_fraction: float = 0.1
+    classes: tuple[str, ...] | None = None
+    input_size: int = 48
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patience: int = 5
+    lr_schedule: str = "plateau"  # "plateau" (halve on plateau) or "cosine"
+    flip: bool = True
+    rotation: float = 0.1  # fraction of a full turn, as keras.layers.RandomRotation
+    zoom: float = 0.1
+    shift: float = 0.0
+    label_smoothing: float = 0.0
+    widths: tuple[int, ...] | None = None  # vgg_bn stage widths
+    backbone_weights: str | None = None  # mobilenet_v2: None, "imagenet" or a .h5 path
+    backbone_size: int = 96
+    warmup_epochs: int = 3  # mobilenet_v2: head-only epochs before fine-tuning
+    fine_tune_learning_rate: float = 1e-4
+    max_train_samples: int | None = None
+    seed: int = 0
+    resume: bool = False
+    verbose: int = 2
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.lr_schedule not in ("plateau", "cosine"):
+            raise ValueError(f"lr_schedule must be 'plateau' or 'cosine', got {self.lr_schedule!r}")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    output_dir: Path
+    epochs_run: int
+    best_val_loss: float
+    best_val_accuracy: float
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- data
+
+def holdout_split(data: FaceDataset, fraction: float, seed: int) -> tuple[FaceDataset, FaceDataset]:
+    """A stratified random split into (train, validation)."""
+    rng = np.random.default_rng(seed)
+    val_idx: list[np.ndarray] = []
+    for label in range(len(data.label_names)):
+        idx = np.flatnonzero(data.labels == label)
+        rng.shuffle(idx)
+        val_idx.append(idx[: max(1, round(len(idx) * fraction))] if len(idx) > 1 else idx[:0])
+    is_val = np.zeros(len(data), dtype=bool)
+    is_val[np.concatenate(val_idx)] = True
+    pick = lambda mask: FaceDataset(data.images[mask], data.labels[mask],  # noqa: E731
+                                    data.label_names, data.source)
+    return pick(~is_val), pick(is_val)
+
+
+def load_training_data(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
+    """Train and validation sets for ``config``, with the same label order."""
+    train = load_dataset(config.data, split=config.train_split, size=config.input_size,
+                         classes=config.classes)
+    if config.val_data is not None:
+        val = load_dataset(config.val_data, split=config.val_split, size=config.input_size,
+                           classes=config.classes or train.label_names)
+    else:
+        try:
+            val = load_dataset(config.data, split=config.val_split, size=config.input_size,
+                               classes=config.classes or train.label_names)
+        except (ValueError, FileNotFoundError):
+            val = None  # type: ignore[assignment]
+        if val is None or Path(config.data).is_dir() and val.source == train.source:
+            train, val = holdout_split(train, config.val_fraction, config.seed)
+    if val.label_names != train.label_names:
+        raise ValueError(f"validation labels {val.label_names} differ from training labels "
+                         f"{train.label_names}; pass --classes to align them")
+    if config.max_train_samples is not None and len(train) > config.max_train_samples:
+        rng = np.random.default_rng(config.seed)
+        keep = np.sort(rng.choice(len(train), config.max_train_samples, replace=False))
+        train = FaceDataset(train.images[keep], train.labels[keep], train.label_names, train.source)
+    return train, val
+
+
+def make_augmenter(config: TrainConfig) -> Any:
+    import keras
+    from keras import layers
+
+    steps: list[Any] = []
+    if config.flip:
+        steps.append(layers.RandomFlip("horizontal", seed=config.seed))
+    if config.rotation > 0:
+        steps.append(layers.RandomRotation(config.rotation, fill_mode="reflect", seed=config.seed))
+    if config.zoom > 0:
+        steps.append(layers.RandomZoom(config.zoom, fill_mode="reflect", seed=config.seed))
+    if config.shift > 0:
+        steps.append(layers.RandomTranslation(config.shift, config.shift, fill_mode="reflect",
+                                              seed=config.seed))
+    return keras.Sequential(steps, name="augment") if steps else None
+
+
+def make_tf_dataset(data: FaceDataset, batch_size: int, *, augment: Any = None,
+                    shuffle: bool = False, seed: int = 0, one_hot: bool = False) -> Any:
+    """Batches of float32 ``(n, h, w, 1)`` crops in 0..255 with integer (or one-hot) labels."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((data.images[..., None], data.labels))
+    if shuffle:
+        ds = ds.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    depth = len(data.label_names)
+
+    def prepare(x: Any, y: Any) -> tuple[Any, Any]:
+        x = tf.cast(x, tf.float32)
+        if augment is not None:
+            x = augment(x, training=True)
+        return x, (tf.one_hot(y, depth) if one_hot else y)
+
+    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+# --------------------------------------------------------------------------- model
+
+def build_for_config(config: TrainConfig, num_classes: int) -> Any:
+    from emotion.models import build_model
+
+    kwargs: dict[str, Any] = {"input_size": config.input_size, "num_classes": num_classes}
+    if config.architecture == "vgg_bn" and config.widths:
+        kwargs["widths"] = config.widths
+    if config.architecture == "mobilenet_v2":
+        kwargs["weights"] = config.backbone_weights
+        kwargs["backbone_size"] = config.backbone_size
+    return build_model(config.architecture, **kwargs)
+
+
+def compile_model(model: Any, learning_rate: float, label_smoothing: float = 0.0) -> None:
+    """Adam + cross-entropy. Label smoothing needs one-hot labels (Keras' sparse loss has
+    no smoothing), so the datasets switch to one-hot when it is on."""
+    import keras
+
+    loss: Any = (keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+                 if label_smoothing else keras.losses.SparseCategoricalCrossentropy())
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+
+
+def _phases(config: TrainConfig) -> list[tuple[int, int]]:
+    """Epoch ranges trained by one ``fit`` each: MobileNetV2 warms its head up first."""
+    if config.architecture == "mobilenet_v2" and 0 < config.warmup_epochs < config.epochs:
+        return [(0, config.warmup_epochs), (config.warmup_epochs, config.epochs)]
+    return [(0, config.epochs)]
+
+
+def _phase_is_warmup(config: TrainConfig, epoch: int) -> bool:
+    return len(_phases(config)) == 2 and epoch < config.warmup_epochs
+
+
+# --------------------------------------------------------------------------- training
+
+def _read_history(path: Path) -> dict[str, list[float]]:
+    if not path.is_file():
+        return {}
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    return {str(c): frame[c].astype(float).tolist() for c in frame.columns}
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train one model as ``config`` says and leave its artefacts in ``config.output_dir``."""
+    import keras
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path, last_path, history_path = out / STATE_FILE, out / LAST_FILE, out / HISTORY_FILE
+    resuming = config.resume and state_path.is_file() and last_path.is_file()
+    if config.resume and not resuming:
+        log.warning("nothing to resume in %s: starting from scratch", out)
+    if not resuming:
+        for stale in (state_path, last_path, history_path, out / MODEL_FILE):
+            stale.unlink(missing_ok=True)
+    keras.utils.set_random_seed(config.seed)
+
+    train_set, val_set = load_training_data(config)
+    log.info("train %d faces %s; validation %d faces", len(train_set), train_set.class_counts(),
+             len(val_set))
+    card = ModelCard(
+        labels=train_set.label_names,
+        input_size=config.input_size,
+        architecture=config.architecture,
+        training_data={"train": train_set.source, "train_counts": train_set.class_counts(),
+                       "validation": val_set.source, "validation_counts": val_set.class_counts()},
+        recipe=_recipe(config),
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+    card.save(out)
+
+    start_epoch = 0
+    if resuming:
+        start_epoch = int(json.loads(state_path.read_text())["completed_epochs"])
+        model = keras.models.load_model(last_path, compile=True, safe_mode=False)
+        log.info("resuming after epoch %d from %s", start_epoch, last_path)
+    else:
+        model = build_for_config(config, len(train_set.label_names))
+        model = _prepare_phase(model, config, start_epoch, fresh=True)
+
+    history = _read_history(history_path)
+    best_val_loss = min(history.get("val_loss", [math.inf]))
+    one_hot = config.label_smoothing > 0
+    train_ds = make_tf_dataset(train_set, config.batch_size, augment=make_augmenter(config),
+                               shuffle=True, seed=config.seed, one_hot=one_hot)
+    val_ds = make_tf_dataset(val_set, max(config.batch_size, 128), one_hot=one_hot)
+
+    epoch = start_epoch
+    for phase_start, phase_end in _phases(config):
+        if epoch >= phase_end:
+            continue
+        if epoch == phase_start > 0:  # entering the fine-tuning phase: unfreeze, recompile
+            model = _prepare_phase(model, config, epoch, fresh=False)
+        model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=phase_end, shuffle=False,
+                  callbacks=_callbacks(config, out, best_val_loss), verbose=config.verbose)
+        best_val_loss = min(_read_history(history_path).get("val_loss", [best_val_loss]))
+        # Early stopping may end a phase sooner; the next phase still starts at its own epoch.
+        epoch = phase_end
+
+    history = _read_history(history_path)
+    best = _export_best(out)
+    compile_model(best, config.learning_rate, config.label_smoothing)
+    val_loss, val_acc = best.evaluate(make_tf_dataset(val_set, 256, one_hot=one_hot), verbose=0)
+    card = card.with_metrics(validation_loss=float(val_loss), validation_accuracy=float(val_acc),
+                             epochs_run=len(history.get("loss", [])))
+    card.save(out)
+    plot_curves(history, out / CURVES_FILE, title=f"{config.architecture}, batch {config.batch_size}")
+    return TrainResult(out, len(history.get("loss", [])), float(val_loss), float(val_acc), history)
+
+
+def _recipe(config: TrainConfig) -> dict[str, Any]:
+    recipe = asdict(config)
+    for key in ("data", "output_dir", "val_data", "resume", "verbose"):
+        recipe.pop(key)
+    recipe["optimizer"] = "adam"
+    recipe["loss"] = "categorical_crossentropy" if config.label_smoothing else "sparse_categorical_crossentropy"
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in recipe.items()}
+
+
+def _prepare_phase(model: Any, config: TrainConfig, epoch: int, *, fresh: bool) -> Any:
+    from emotion.models import set_backbone_trainable
+
+    lr = config.learning_rate
+    if config.architecture == "mobilenet_v2":
+        warm = _phase_is_warmup(config, epoch)
+        set_backbone_trainable(model, not warm)
+        if not warm:
+            lr = config.fine_tune_learning_rate
+    if fresh or config.architecture == "mobilenet_v2":
+        compile_model(model, lr, config.label_smoothing)
+    return model
+
+
+def _save_state_callback(out: Path) -> Any:
+    """After each epoch save the full model (with optimizer) and the epoch count, for --resume."""
+    import keras
+
+    class SaveState(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            tmp = out / ("tmp-" + LAST_FILE)
+            self.model.save(tmp)
+            tmp.replace(out / LAST_FILE)  # atomic: a kill never leaves half a checkpoint
+            (out / STATE_FILE).write_text(json.dumps({"completed_epochs": epoch + 1}))
+
+    return SaveState()
+
+
+def _callbacks(config: TrainConfig, out: Path, best_val_loss: float) -> list[Any]:
+    import keras
+
+    callbacks: list[Any] = [
+        keras.callbacks.ModelCheckpoint(
+            out / MODEL_FILE, monitor="val_loss", save_best_only=True,
+            initial_value_threshold=None if math.isinf(best_val_loss) else best_val_loss),
+        keras.callbacks.CSVLogger(out / HISTORY_FILE, append=True),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
+        _save_state_callback(out),
+    ]
+    if config.lr_schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
+                                                           patience=config.patience, verbose=1))
+    else:
+        base = config.learning_rate
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda e: 0.5 * base * (1 + math.cos(math.pi * e / config.epochs))))
+    return callbacks
+
+
+def _export_best(out: Path) -> Any:
+    """Re-save the best checkpoint without optimizer state (a third of the size)."""
+    import keras
+
+    model = keras.models.load_model(out / MODEL_FILE, compile=False, safe_mode=False)
+    model.save(out / MODEL_FILE)  # uncompiled -> no optimizer slots in the file
+    return model
+
+
+def plot_curves(history: dict[str, list[float]], path: Path, *, title: str = "") -> Path:
+    """Accuracy and loss per epoch, train vs validation, as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = np.arange(1, len(history.get("loss", [])) + 1)
+    for ax, metric in zip(axes, ("accuracy", "loss"), strict=False):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            values = history.get(prefix + metric)
+            if values:
+                ax.plot(epochs, values, style, label=("validation " if prefix else "train ") + metric)
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def sweep_batch_sizes(config: TrainConfig, batch_sizes: list[int]) -> dict[str, Any]:
+    """Train once per batch size (each in ``output_dir/bsN``) and promote the best
+    validation loss to ``output_dir``."""
+    results = []
+    for bs in batch_sizes:
+        run = train(replace(config, batch_size=bs, output_dir=Path(config.output_dir) / f"bs{bs}"))
+        results.append({"batch_size": bs, "val_loss": run.best_val_loss,
+                        "val_accuracy": run.best_val_accuracy, "epochs": run.epochs_run})
+        log.info("batch %d: val loss %.4f, val accuracy %.4f", bs, run.best_val_loss,
+                 run.best_val_accuracy)
+    best = min(results, key=lambda r: r["val_loss"])
+    src = Path(config.output_dir) / f"bs{best['batch_size']}"
+    for name in (MODEL_FILE, "card.json", CURVES_FILE, HISTORY_FILE):
+        shutil.copy2(src / name, Path(config.output_dir) / name)
+    summary = {"results": results, "best_batch_size": best["batch_size"]}
+    (Path(config.output_dir) / "sweep.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+# --------------------------------------------------------------------------- CLI
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m emotion.train", description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True, type=Path,
+                   help="FER2013 CSV (.csv/.csv.gz) or a class-per-folder image directory")
+    p.add_argument("--output-dir", required=True, type=Path)
+    p.add_argument("--architecture", default="vgg_bn", choices=("simple_cnn", "vgg_bn", "mobilenet_v2"))
+    p.add_argument("--val-data", type=Path, help="separate validation data (default: the PublicTest split)")
+    p.add_argument("--classes", help="keep only these classes, e.g. happy,sad")
+    p.add_argument("--input-size", type=int, default=48)
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-sizes", type=_int_list, help="sweep, e.g. 16,32,64 (overrides --batch-size)")
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--lr-schedule", choices=("plateau", "cosine"), default="plateau")
+    p.add_argument("--rotation", type=float, default=0.1)
+    p.add_argument("--zoom", type=float, default=0.1)
+    p.add_argument("--shift", type=float, default=0.0)
+    p.add_argument("--no-flip", action="store_true")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--widths", type=_int_list, help="vgg_bn stage widths, e.g. 24,48,96,192")
+    p.add_argument("--backbone-weights",
+                   help="mobilenet_v2: 'imagenet' or the path of the no-top .h5 weights file")
+    p.add_argument("--backbone-size", type=int, default=96)
+    p.add_argument("--warmup-epochs", type=int, default=3)
+    p.add_argument("--fine-tune-learning-rate", type=float, default=1e-4)
+    p.add_argument("--max-train-samples", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from the last finished epoch")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        config = TrainConfig(
+            data=args.data, output_dir=args.output_dir, architecture=args.architecture,
+            val_data=args.val_data, classes=parse_classes(args.classes), input_size=args.input_size,
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+            patience=args.patience, lr_schedule=args.lr_schedule, flip=not args.no_flip,
+            rotation=args.rotation, zoom=args.zoom, shift=args.shift,
+            label_smoothing=args.label_smoothing,
+            widths=tuple(args.widths) if args.widths else None,
+            backbone_weights=args.backbone_weights, backbone_size=args.backbone_size,
+            warmup_epochs=args.warmup_epochs, fine_tune_learning_rate=args.fine_tune_learning_rate,
+            max_train_samples=args.max_train_samples, seed=args.seed, resume=args.resume,
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+        if args.batch_sizes:
+            summary = sweep_batch_sizes(config, args.batch_sizes)
+            print(json.dumps(summary, indent=2))
+        else:
+            result = train(config)
+            print(f"best validation loss {result.best_val_loss:.4f}, accuracy "
+                  f"{result.best_val_accuracy:.4f} after {result.epochs_run} epochs -> {result.output_dir}")
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
