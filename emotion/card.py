@@ -33,6 +33,8 @@ class ModelCard:
     #: Face crop framing used by the pipeline (margin around the detector box, as a fraction).
     crop_margin: float = 0.0
     temperature: float = 1.0
+    #: Average each face with its mirror image at inference (test-time augmentation).
+    test_time_flip: bool = False
     training_data: dict[str, Any] = field(default_factory=dict)
     recipe: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)

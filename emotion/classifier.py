@@ -151,12 +151,15 @@ class EmotionClassifier:
             batch[i] = image.reshape(size, size, channels)
         return batch
 
-    def predict(self, crops: np.ndarray | Sequence[np.ndarray], *, flip_average: bool = False,
+    def predict(self, crops: np.ndarray | Sequence[np.ndarray], *, flip_average: bool | None = None,
                 batch_size: int = 64) -> np.ndarray:
         """Calibrated probabilities ``(n, len(labels))`` for face crops.
 
-        ``flip_average`` also scores each mirrored crop and averages the two.
+        ``flip_average`` also scores each mirrored crop and averages the two;
+        ``None`` follows the model card's ``test_time_flip``.
         """
+        if flip_average is None:
+            flip_average = self.card.test_time_flip
         batch = self.prepare(crops)
         outputs = []
         for start in range(0, len(batch), batch_size):

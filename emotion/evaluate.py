@@ -170,7 +170,7 @@ def plot_reliability(probs: np.ndarray, y_true: np.ndarray, path: Path, *, bins:
     return path
 
 
-def run_evaluation(model_dir: Path, data_path: Path, split: str, *, flip_average: bool = False,
+def run_evaluation(model_dir: Path, data_path: Path, split: str, *, flip_average: bool | None = None,
                    output_dir: Path | None = None) -> Evaluation:
     """Score a dataset split with a saved model; write the plots to ``output_dir`` if given."""
     from emotion.classifier import EmotionClassifier
@@ -205,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, type=Path, help="FER2013 CSV or class-per-folder directory")
     p.add_argument("--split", default="PrivateTest", help="FER2013 Usage value (default PrivateTest)")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (model.keras + card.json)")
-    p.add_argument("--flip", action="store_true", help="average with horizontally flipped faces")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="average with horizontally flipped faces (default: as the model card says)")
     p.add_argument("--output-dir", type=Path, default=Path("runs/evaluation"),
                    help="where the confusion-matrix and reliability PNGs go")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -26,8 +26,8 @@ MIN_BRIGHTNESS = 60.0  # mean grey level of the face, 0-255
 MAX_BRIGHTNESS = 225.0
 MIN_SHARPNESS = 40.0  # variance of the Laplacian
 MIN_FACE_RATIO = 0.18  # face height / frame height
-MAX_EYE_ANGLE = 35.0
-EYE_SEARCH_WIDTH = 200  # face width (px) at which eyes are searched  # degrees; a steeper "eye line" is a false eye detection
+MAX_EYE_ANGLE = 35.0  # degrees; a steeper "eye line" is a false eye detection
+EYE_SEARCH_WIDTH = 200  # larger faces are shrunk to this width (px) before the eye search
 
 VERDICT_OK = "ok"
 VERDICT_NO_FACE = "no face"

@@ -11,6 +11,7 @@ raw crops and can never disagree about normalisation.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import keras
 from keras import layers
@@ -142,7 +143,7 @@ def set_backbone_trainable(model: keras.Model, trainable: bool, *, fine_tune_fro
             layer.trainable = False
 
 
-def build_model(architecture: str, **kwargs: object) -> keras.Model:
+def build_model(architecture: str, **kwargs: Any) -> keras.Model:
     """Build one of :data:`ARCHITECTURES` by name."""
     builders = {
         "simple_cnn": build_simple_cnn,
@@ -151,4 +152,4 @@ def build_model(architecture: str, **kwargs: object) -> keras.Model:
     }
     if architecture not in builders:
         raise ValueError(f"unknown architecture {architecture!r}; choose one of {ARCHITECTURES}")
-    return builders[architecture](**kwargs)  # type: ignore[operator]
+    return builders[architecture](**kwargs)

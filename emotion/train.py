@@ -116,17 +116,17 @@ def load_training_data(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
     """Train and validation sets for ``config``, with the same label order."""
     train = load_dataset(config.data, split=config.train_split, size=config.input_size,
                          classes=config.classes)
+    classes = config.classes or train.label_names
+    val: FaceDataset | None = None
     if config.val_data is not None:
-        val = load_dataset(config.val_data, split=config.val_split, size=config.input_size,
-                           classes=config.classes or train.label_names)
-    else:
-        try:
-            val = load_dataset(config.data, split=config.val_split, size=config.input_size,
-                               classes=config.classes or train.label_names)
-        except (ValueError, FileNotFoundError):
-            val = None  # type: ignore[assignment]
-        if val is None or Path(config.data).is_dir() and val.source == train.source:
-            train, val = holdout_split(train, config.val_fraction, config.seed)
+        val = load_dataset(config.val_data, split=config.val_split, size=config.input_size, classes=classes)
+    elif not Path(config.data).is_dir() or (Path(config.data) / config.val_split).is_dir():
+        try:  # the source's own validation split (FER2013's PublicTest)
+            val = load_dataset(config.data, split=config.val_split, size=config.input_size, classes=classes)
+        except ValueError:
+            val = None
+    if val is None:  # no validation split: hold a stratified fraction out
+        train, val = holdout_split(train, config.val_fraction, config.seed)
     if val.label_names != train.label_names:
         raise ValueError(f"validation labels {val.label_names} differ from training labels "
                          f"{train.label_names}; pass --classes to align them")

@@ -1,0 +1,76 @@
+"""Promote a training run to the shipped model: ``python -m emotion.ship``.
+
+    python -m emotion.ship --run runs/fer7_vgg --data ../shared/datasets/fer2013/fer2013.csv.gz
+
+Copies ``model.keras`` and ``card.json`` from the run folder into
+``--target`` (default ``emotion/shipped_model``), decides test-time flip
+averaging on PublicTest (the tuning split), then measures PrivateTest once and
+records the numbers, with the confusion matrix, reliability diagram and
+training curves, beside the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from emotion.card import MODEL_FILE, ModelCard
+from emotion.classifier import DEFAULT_MODEL_DIR
+from emotion.evaluate import Evaluation, run_evaluation
+from emotion.train import CURVES_FILE
+
+ARTEFACTS = (MODEL_FILE, CURVES_FILE)
+
+
+def summary(result: Evaluation) -> dict[str, Any]:
+    return {"n": result.n, "accuracy": round(result.accuracy, 4), "macro_f1": round(result.macro_f1, 4),
+            "uar": round(result.uar, 4), "ece": round(result.ece, 4),
+            "per_class_f1": {k: round(v.f1, 4) for k, v in result.per_class.items()}}
+
+
+def ship(run_dir: Path, data: Path, target: Path = DEFAULT_MODEL_DIR) -> ModelCard:
+    """Copy a run's model into ``target`` and write its measured metrics into the card."""
+    card = ModelCard.load(run_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ARTEFACTS:
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, target / name)
+    card.save(target)
+
+    # Tune on PublicTest only: keep flip averaging if it helps there.
+    public = {flip: run_evaluation(target, data, "PublicTest", flip_average=flip) for flip in (False, True)}
+    flip = public[True].accuracy > public[False].accuracy
+    card = replace(card, test_time_flip=flip)
+    card.save(target)
+    private = run_evaluation(target, data, "PrivateTest", output_dir=target)
+    card = card.with_metrics(
+        public_test=summary(public[flip]),
+        public_test_without_flip=summary(public[False]),
+        private_test=summary(private),
+    )
+    card.save(target)
+    return card
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m emotion.ship", description=__doc__.split("\n")[0])
+    p.add_argument("--run", required=True, type=Path, help="a training output directory")
+    p.add_argument("--data", required=True, type=Path, help="the FER2013 CSV")
+    p.add_argument("--target", type=Path, default=DEFAULT_MODEL_DIR)
+    args = p.parse_args(argv)
+    try:
+        card = ship(args.run, args.data, args.target)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"shipped {args.run} -> {args.target}: test-time flip {card.test_time_flip}; "
+          f"PrivateTest {card.metrics['private_test']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

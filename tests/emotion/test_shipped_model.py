@@ -1,0 +1,66 @@
+"""The model shipped in emotion/shipped_model: loads, is small, and meets its accuracy bar."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emotion.card import ModelCard
+from emotion.classifier import DEFAULT_MODEL_DIR, EmotionClassifier
+from emotion.data import FER2013_LABELS
+from emotion.evaluate import run_evaluation
+from tests.conftest import FER_FACES, ROOT
+from tests.emotion.helpers import face, frame_with_face
+
+MIN_PRIVATE_TEST_ACCURACY = 0.66  # issue 2's acceptance bar
+
+
+@pytest.fixture(scope="module")
+def shipped() -> EmotionClassifier:
+    return EmotionClassifier()
+
+
+def test_shipped_model_is_complete_and_small() -> None:
+    card = ModelCard.load(DEFAULT_MODEL_DIR)
+    assert set(card.labels) == set(FER2013_LABELS)
+    size_mb = sum(f.stat().st_size for f in DEFAULT_MODEL_DIR.iterdir()) / 1e6
+    assert size_mb < 20, f"shipped model folder is {size_mb:.1f} MB"
+    assert card.metrics["private_test"]["accuracy"] >= MIN_PRIVATE_TEST_ACCURACY
+
+
+def test_shipped_model_scores_faces_in_a_frame(shipped: EmotionClassifier) -> None:
+    results = shipped.analyze(frame_with_face(face("happy/05667.png")))
+    assert len(results) == 1
+    probs = np.array(results[0].prediction.probabilities)
+    assert probs.shape == (7,) and probs.sum() == pytest.approx(1.0)
+
+
+def test_private_test_accuracy(fer_csv: Path, tmp_path: Path) -> None:
+    """The acceptance measurement itself: the full FER2013 PrivateTest split."""
+    result = run_evaluation(DEFAULT_MODEL_DIR, fer_csv, "PrivateTest", output_dir=tmp_path)
+    assert result.n == 3589
+    assert result.accuracy >= MIN_PRIVATE_TEST_ACCURACY, result.accuracy
+    assert (tmp_path / "confusion_matrix.png").is_file() and (tmp_path / "reliability.png").is_file()
+
+
+def test_evaluate_cli_json(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "emotion.evaluate", "--data", str(FER_FACES), "--split", "none",
+         "--json", "--output-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["n"] == 42
+    assert {"accuracy", "macro_f1", "uar", "per_class", "confusion_matrix", "labels", "ece"} <= set(report)
+    assert report["labels"] == list(ModelCard.load(DEFAULT_MODEL_DIR).labels)
+    assert sum(map(sum, report["confusion_matrix"])) == 42
+
+
+def test_evaluate_cli_bad_input(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "emotion.evaluate", "--data", str(tmp_path / "x.csv")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "not found" in out.stderr and "Traceback" not in out.stderr
