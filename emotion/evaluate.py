@@ -106,6 +106,29 @@ def expected_calibration_error(probs: np.ndarray, y_true: np.ndarray, bins: int 
     return float(np.sum(counts * np.abs(conf - acc)) / counts.sum())
 
 
+def fit_temperature(probs: np.ndarray, y_true: np.ndarray, *, bounds: tuple[float, float] = (0.25, 8.0)) -> float:
+    """The temperature T minimising the negative log-likelihood of softmax(log p / T) (Guo et al. 2017).
+
+    Fit it on the tuning split only; it rescales confidence without changing any top label.
+    """
+    from scipy.optimize import minimize_scalar
+
+    probs = np.asarray(probs, dtype=np.float64)
+    y_true = np.asarray(y_true, dtype=np.int64)
+    if len(y_true) == 0:
+        raise ValueError("cannot fit a temperature on an empty set")
+    log_p = np.log(np.clip(probs, 1e-12, 1.0))
+
+    def nll(log_t: float) -> float:
+        z = log_p / np.exp(log_t)
+        z -= z.max(axis=1, keepdims=True)
+        log_softmax = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-log_softmax[np.arange(len(y_true)), y_true].mean())
+
+    result = minimize_scalar(nll, bounds=tuple(np.log(bounds)), method="bounded")
+    return float(np.exp(result.x))
+
+
 def evaluate_probabilities(probs: np.ndarray, y_true: np.ndarray, labels: tuple[str, ...]) -> Evaluation:
     cm = confusion_matrix(y_true, probs.argmax(axis=1), len(labels))
     m = metrics_from_confusion(cm, labels)
@@ -173,18 +196,24 @@ def plot_reliability(probs: np.ndarray, y_true: np.ndarray, path: Path, *, bins:
 def run_evaluation(model_dir: Path, data_path: Path, split: str, *, flip_average: bool | None = None,
                    output_dir: Path | None = None) -> Evaluation:
     """Score a dataset split with a saved model; write the plots to ``output_dir`` if given."""
+    probs, y_true, labels = predict_split(model_dir, data_path, split, flip_average=flip_average)
+    result = evaluate_probabilities(probs, y_true, labels)
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        plot_confusion(np.array(result.confusion_matrix), labels, output_dir / "confusion_matrix.png",
+                       title=f"{split}: accuracy {result.accuracy:.3f}")
+        plot_reliability(probs, y_true, output_dir / "reliability.png")
+    return result
+
+
+def predict_split(model_dir: Path, data_path: Path, split: str, *, flip_average: bool | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Probabilities (with the card's temperature), true label indices and label names for a split."""
     from emotion.classifier import EmotionClassifier
 
     clf = EmotionClassifier(model_dir)
     data = align_to_model(load_dataset(data_path, split=split, size=clf.input_size), clf.labels)
-    probs = clf.predict(data.images, flip_average=flip_average, batch_size=256)
-    result = evaluate_probabilities(probs, data.labels, clf.labels)
-    if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        plot_confusion(np.array(result.confusion_matrix), clf.labels, output_dir / "confusion_matrix.png",
-                       title=f"{split}: accuracy {result.accuracy:.3f}")
-        plot_reliability(probs, data.labels, output_dir / "reliability.png")
-    return result
+    return clf.predict(data.images, flip_average=flip_average, batch_size=256), data.labels, clf.labels
 
 
 def format_report(result: Evaluation) -> str:

@@ -4,8 +4,8 @@
 
 Copies ``model.keras`` and ``card.json`` from the run folder into
 ``--target`` (default ``emotion/shipped_model``), decides test-time flip
-averaging on PublicTest (the tuning split), then measures PrivateTest once and
-records the numbers, with the confusion matrix, reliability diagram and
+averaging and fits the softmax temperature on PublicTest (the tuning split),
+then measures PrivateTest once and records the numbers, with the confusion matrix, reliability diagram and
 training curves, beside the model.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from emotion.card import MODEL_FILE, ModelCard
-from emotion.classifier import DEFAULT_MODEL_DIR
-from emotion.evaluate import Evaluation, run_evaluation
+from emotion.classifier import DEFAULT_MODEL_DIR, apply_temperature
+from emotion.evaluate import Evaluation, evaluate_probabilities, fit_temperature, predict_split, run_evaluation
 from emotion.train import CURVES_FILE
 
 ARTEFACTS = (MODEL_FILE, CURVES_FILE)
@@ -33,23 +33,29 @@ def summary(result: Evaluation) -> dict[str, Any]:
 
 
 def ship(run_dir: Path, data: Path, target: Path = DEFAULT_MODEL_DIR) -> ModelCard:
-    """Copy a run's model into ``target`` and write its measured metrics into the card."""
-    card = ModelCard.load(run_dir)
+    """Copy a run's model into ``target``, tune flip and temperature on PublicTest, measure PrivateTest once."""
+    card = replace(ModelCard.load(run_dir), temperature=1.0, test_time_flip=False)
     target.mkdir(parents=True, exist_ok=True)
     for name in ARTEFACTS:
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, target / name)
     card.save(target)
 
-    # Tune on PublicTest only: keep flip averaging if it helps there.
-    public = {flip: run_evaluation(target, data, "PublicTest", flip_average=flip) for flip in (False, True)}
-    flip = public[True].accuracy > public[False].accuracy
-    card = replace(card, test_time_flip=flip)
+    # Everything below is tuned on PublicTest only: flip averaging if it helps
+    # there, then the temperature that minimises its negative log-likelihood.
+    public = {flip: predict_split(target, data, "PublicTest", flip_average=flip) for flip in (False, True)}
+    scores = {flip: evaluate_probabilities(*public[flip]) for flip in public}
+    flip = scores[True].accuracy > scores[False].accuracy
+    probs, y_true, labels = public[flip]
+    temperature = round(fit_temperature(probs, y_true), 4)
+    card = replace(card, test_time_flip=flip, temperature=temperature)
     card.save(target)
+    calibrated = evaluate_probabilities(apply_temperature(probs, temperature), y_true, labels)
     private = run_evaluation(target, data, "PrivateTest", output_dir=target)
     card = card.with_metrics(
-        public_test=summary(public[flip]),
-        public_test_without_flip=summary(public[False]),
+        public_test=summary(calibrated),
+        public_test_uncalibrated=summary(scores[flip]),
+        public_test_without_flip=summary(scores[False]),
         private_test=summary(private),
     )
     card.save(target)

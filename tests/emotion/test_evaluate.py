@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from emotion.classifier import apply_temperature
 from emotion.evaluate import (
     confusion_matrix,
     evaluate_probabilities,
     expected_calibration_error,
+    fit_temperature,
     metrics_from_confusion,
     reliability_bins,
 )
@@ -72,3 +74,22 @@ def test_evaluate_probabilities_round_trip() -> None:
     data = result.to_dict()
     assert set(data) >= {"accuracy", "macro_f1", "uar", "n", "per_class", "confusion_matrix", "labels", "ece"}
     assert data["per_class"]["x"]["support"] == int((y == 0).sum())
+
+
+def test_fit_temperature_recovers_a_known_overconfidence() -> None:
+    """Labels drawn from softmax(z / 2) while the model reports softmax(z): the fitted T is about 2."""
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 3, size=(20000, 5))
+    true_probs = np.exp(logits / 2) / np.exp(logits / 2).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(5, p=p) for p in true_probs])
+    reported = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    t = fit_temperature(reported, y)
+    assert t == pytest.approx(2.0, rel=0.05)
+    calibrated = apply_temperature(reported, t)
+    assert np.array_equal(calibrated.argmax(axis=1), reported.argmax(axis=1))
+    assert expected_calibration_error(calibrated, y) < expected_calibration_error(reported, y) / 3
+
+
+def test_fit_temperature_refuses_empty_input() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int))
