@@ -1,15 +1,36 @@
 """Streamlit entry point: ``streamlit run app.py``.
 
-For now (the full app is a later issue) it shows one overview page: the
-shipped model's card and the demo campaign's per-variant numbers. ``st.navigation``
-is the only multipage mechanism, so Streamlit's automatic ``pages/`` sidebar
-never lists pages on its own.
+``st.navigation`` is the only multipage mechanism and decides what a visitor
+may see: a participant link (``/?c=<token>``) opens the participate page and
+nothing else; staff see the login page until they sign in, then the campaigns,
+results and model pages. Streamlit's automatic ``pages/`` sidebar is never used.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from app_state import LOGGED_IN, TOKEN_PARAM, init_session
+
 st.set_page_config(page_title="Emotion A/B testing", page_icon=":bar_chart:", layout="wide")
-navigation = st.navigation([st.Page("pages/overview.py", title="Overview", default=True)])
+init_session()
+
+if TOKEN_PARAM in st.query_params:
+    pages = [st.Page("pages/participate.py", title="Take part", url_path="", default=True)]
+    position = "hidden"
+elif not st.session_state[LOGGED_IN]:
+    pages = [st.Page("pages/login.py", title="Sign in", url_path="", default=True)]
+    position = "hidden"
+else:
+    pages = [st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:", url_path="",
+                     default=True),
+             st.Page("pages/results.py", title="Results", icon=":material/analytics:"),
+             st.Page("pages/model.py", title="Model", icon=":material/psychology:")]
+    position = "sidebar"
+# Every role's first page sits at the root URL (url_path ""), so signing in or
+# out lands on the new role's first page instead of a "page not found".
+navigation = st.navigation(pages, position=position)
+if position == "sidebar" and st.sidebar.button("Sign out"):
+    st.session_state[LOGGED_IN] = False
+    st.rerun()
 navigation.run()

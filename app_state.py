@@ -1,29 +1,70 @@
-"""Cached resources for the Streamlit app (one per server process)."""
+"""App-wide state: cached resources (one per server process) and the session-state keys.
+
+This module is the one owner of ``st.session_state`` keys and of the
+``st.cache_resource`` objects every page shares: the DuckDB store, the shipped
+classifier and its card. Pages import from here; nothing runs at import time.
+"""
 
 from __future__ import annotations
 
+import hmac
+import logging
 import os
+import secrets
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from campaigns.analysis import analyze
 from campaigns.simulate import SimulationConfig, simulate
 from campaigns.store import Store
 from emotion.card import ModelCard, ModelCardError
 
+log = logging.getLogger(__name__)
+
 DEMO_NAME = "Demo campaign"
+#: Query parameter of the participant link: ``/?c=<campaign token>``.
+TOKEN_PARAM = "c"
+PASSWORD_ENV = "EMOTION_AB_PASSWORD"
+PASSWORD_FILE = "admin_password.txt"
+
+# Session-state keys: the only place they are spelled.
+LOGGED_IN = "logged_in"
+#: The participant flow's state object (owned by the participate page's flow module).
+PARTICIPANT_FLOW = "participant_flow"
+#: Results page: the campaign picked and the confidence threshold per campaign id.
+RESULTS_CAMPAIGN = "results_campaign"
+RESULTS_THRESHOLD = "results_threshold"
+#: Campaigns page: the campaign being edited.
+EDIT_CAMPAIGN = "edit_campaign"
+
+DEFAULTS: dict[str, Any] = {LOGGED_IN: False, PARTICIPANT_FLOW: None, RESULTS_CAMPAIGN: None,
+                            RESULTS_THRESHOLD: {}, EDIT_CAMPAIGN: None}
+
+
+def init_session() -> None:
+    """Give every session key its default once per browser session."""
+    for key, value in DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = value.copy() if isinstance(value, dict) else value
+
+
+def data_dir() -> Path:
+    """The app's data folder: ``$EMOTION_AB_DATA`` or ``data/`` in the working directory."""
+    return Path(os.environ.get("EMOTION_AB_DATA", "data"))
+
+
+def store() -> Store:
+    """The app's one DuckDB store (thread-safe, shared by all sessions); a demo campaign on first start."""
+    return _open_store(str(data_dir().resolve()))
 
 
 @st.cache_resource
-def store() -> Store:
-    """The app's one DuckDB store; a demo campaign is created on first start.
-
-    The data folder is ``$EMOTION_AB_DATA`` (default ``data/`` in the working directory).
-    """
-    data_dir = Path(os.environ.get("EMOTION_AB_DATA", "data"))
-    data_dir.mkdir(parents=True, exist_ok=True)
-    db = Store.open(data_dir / "app.duckdb", media_dir=data_dir / "media")
+def _open_store(folder_name: str) -> Store:
+    # Keyed by folder, so one process can serve (or test) several data folders.
+    folder = Path(folder_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    db = Store.open(folder / "app.duckdb", media_dir=folder / "media")
     if not any(c.name == DEMO_NAME for c in db.campaigns()):
         simulate(db, SimulationConfig(participants=40, seed=0, name=DEMO_NAME))
     return db
@@ -39,5 +80,43 @@ def shipped_card() -> ModelCard | None:
         return None
 
 
-def demo_analysis():  # type: ignore[no-untyped-def]
-    return analyze(store().load(DEMO_NAME), n_resamples=2000)
+@st.cache_resource
+def classifier() -> Any:
+    """The shipped EmotionClassifier, loaded once; its ``predict`` is thread-safe."""
+    from emotion.classifier import EmotionClassifier
+
+    return EmotionClassifier()
+
+
+def staff_password() -> str:
+    """The staff password: secrets ``app_password``, else ``$EMOTION_AB_PASSWORD``, else a generated one.
+
+    A generated password is written to ``<data>/admin_password.txt`` (owner-only)
+    and logged once, the way notebook servers hand out their first token, so a
+    fresh install is never open to anyone who finds its address.
+    """
+    try:
+        configured = st.secrets.get("app_password")
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        configured = None
+    configured = configured or os.environ.get(PASSWORD_ENV)
+    if configured:
+        return str(configured)
+    path = data_dir() / PASSWORD_FILE
+    if path.is_file() and path.read_text(encoding="utf-8").strip():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(12)
+    path.write_text(password + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    log.warning("no %s set: generated staff password %s (saved in %s)", PASSWORD_ENV, password, path)
+    print(f"\n  Staff password (no {PASSWORD_ENV} set): {password}  -- saved in {path}\n", flush=True)
+    return password
+
+
+def password_is_generated() -> bool:
+    return not os.environ.get(PASSWORD_ENV) and (data_dir() / PASSWORD_FILE).is_file()
+
+
+def check_password(candidate: str) -> bool:
+    return hmac.compare_digest(candidate.encode(), staff_password().encode())

@@ -1,0 +1,52 @@
+"""Who sees which page: login for staff, the participate page only through a campaign link."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import sign_in
+
+
+def test_staff_pages_need_a_login(new_app: Callable[..., AppTest]) -> None:
+    app = new_app()
+    app.run()
+    assert not app.exception, app.exception
+    assert app.text_input[0].label == "Password"
+    assert not [b for b in app.sidebar.button if b.label == "Sign out"]
+
+
+def test_wrong_password_is_refused(new_app: Callable[..., AppTest]) -> None:
+    app = sign_in(new_app(), "not it")
+    assert app.error[0].value == "Wrong password."
+    assert app.text_input[0].label == "Password"
+
+
+def test_right_password_opens_the_staff_pages(new_app: Callable[..., AppTest], data_dir: Path) -> None:
+    app = sign_in(new_app())
+    assert [b.label for b in app.sidebar.button] == ["Sign out"]
+    app.sidebar.button[0].click().run()
+    assert app.text_input[0].label == "Password"
+
+
+def test_a_generated_password_is_saved_for_the_owner(new_app: Callable[..., AppTest], data_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EMOTION_AB_PASSWORD")
+    app = new_app()
+    app.run()
+    saved = data_dir / "admin_password.txt"
+    assert saved.is_file() and oct(saved.stat().st_mode & 0o777) == "0o600"
+    assert "generated" in app.info[0].value
+    sign_in(app, saved.read_text().strip())
+    assert [b.label for b in app.sidebar.button] == ["Sign out"]
+
+
+def test_a_participant_link_never_shows_staff_pages(new_app: Callable[..., AppTest]) -> None:
+    app = new_app(c="no-such-token")
+    app.run()
+    assert not app.exception, app.exception
+    assert not app.text_input or app.text_input[0].label != "Password"
+    assert not app.sidebar.button
