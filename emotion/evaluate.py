@@ -239,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", type=Path, default=Path("runs/evaluation"),
                    help="where the confusion-matrix and reliability PNGs go")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--pipeline", action="store_true",
+                   help="also run every face through detect + align + crop in a synthetic 640x480 frame")
+    p.add_argument("--crop-margin", type=float, help="pipeline crop margin (default: the model card's)")
+    p.add_argument("--limit", type=int, help="pipeline: only the first N faces of the split")
     return p
 
 
@@ -247,14 +251,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run_evaluation(args.model, args.data, args.split, flip_average=args.flip,
                                 output_dir=args.output_dir)
+        pipeline = None
+        if args.pipeline:
+            from emotion.pipeline import run_pipeline_evaluation
+
+            pipeline = run_pipeline_evaluation(args.model, args.data, args.split, limit=args.limit,
+                                               crop_margin=args.crop_margin).to_dict()
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
+        extra = {"pipeline": pipeline} if pipeline else {}
         print(json.dumps({**result.to_dict(), "split": args.split, "flip_average": args.flip,
-                          "model": str(args.model)}))
+                          "model": str(args.model), **extra}))
     else:
         print(format_report(result))
+        if pipeline:
+            print("\npipeline (synthetic 640x480 frames, detect + align + crop): "
+                  + ", ".join(f"{k} {v}" for k, v in pipeline.items()))
         print(f"\nplots in {args.output_dir}")
     return 0
 
