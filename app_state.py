@@ -120,3 +120,40 @@ def password_is_generated() -> bool:
 
 def check_password(candidate: str) -> bool:
     return hmac.compare_digest(candidate.encode(), staff_password().encode())
+
+
+# --- staff pages ---
+# Session keys of the campaigns, results and model pages (added here so this
+# module stays the one place that spells session keys).
+#: Campaigns page: bumped after a save so the form's widgets start empty again.
+CAMPAIGN_FORM_ROUND = "campaign_form_round"
+#: One message (kind, text) shown once on the next run, after an action reruns the page.
+FLASH = "staff_flash"
+DEFAULTS.update({CAMPAIGN_FORM_ROUND: 0, FLASH: None})
+
+
+def campaign_labels() -> tuple[str, ...]:
+    """Labels new campaigns are scored with: the shipped model card's, else the design's default."""
+    from campaigns.types import DEFAULT_LABELS
+
+    card = shipped_card()
+    return card.labels if card is not None else DEFAULT_LABELS
+
+
+# --- participant flow ---
+# aiortc's SRTP binding (pylibsrtp, under streamlit-webrtc) kills the server process with a
+# segmentation fault when it is first imported after TensorFlow (TensorFlow's global crypto
+# symbols clash with its own), so the WebRTC stack is imported with this module, before any
+# page can load the model.
+import streamlit_webrtc  # noqa: E402, F401
+
+
+def participant_session(campaign: Any) -> Any:
+    """This browser session's ParticipantSession for ``campaign`` (made on first use, kept under PARTICIPANT_FLOW)."""
+    from capture.session import ParticipantSession
+
+    current = st.session_state.get(PARTICIPANT_FLOW)
+    if getattr(current, "campaign_id", None) != campaign.id:
+        current = ParticipantSession(campaign)
+        st.session_state[PARTICIPANT_FLOW] = current
+    return current

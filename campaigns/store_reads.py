@@ -255,6 +255,27 @@ class ReadQueries:
             ).fetchone()
         return int(row[0]) if row else 0
 
+    def data_version(self, campaign: Campaign | int | str) -> str:
+        """A token that changes whenever a campaign's status or participant data changes (a cache key).
+
+        Row counts alone would miss an erasure followed by a new participant
+        with as many rows, so the latest write time of each table is part of it.
+        """
+        cur = self._cursor()
+        current = self._campaign_on(cur, campaign)
+        row = cur.execute(
+            """SELECT (SELECT count(*) FROM participants WHERE campaign_id = ?),
+                      (SELECT max(updated_at) FROM participants WHERE campaign_id = ?),
+                      (SELECT count(*) FROM snapshots WHERE campaign_id = ?),
+                      (SELECT max(stored_at) FROM snapshots WHERE campaign_id = ?),
+                      (SELECT count(*) FROM feedback WHERE campaign_id = ?),
+                      (SELECT max(created_at) FROM feedback WHERE campaign_id = ?),
+                      (SELECT count(*) FROM participant_answers a JOIN participants p ON p.id = a.participant_id
+                       WHERE p.campaign_id = ?)""",
+            [current.id] * 7,
+        ).fetchone()
+        return "|".join([current.status, *(str(value) for value in row or ())])
+
     def face_crop_count(self, participant_id: str) -> int:
         """Number of kept face crops of a participant."""
         row = (

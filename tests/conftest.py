@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# aiortc's SRTP binding segfaults when first imported after TensorFlow (clashing crypto
+# symbols); import it before any test can load TensorFlow (app_state does the same for the app).
+import pylibsrtp  # noqa: F401
 import pytest
 
 # Quiet TensorFlow's C++ start-up banner in test output (tests only; the product sets nothing).

@@ -1,0 +1,67 @@
+"""Helpers shared by the staff page tests: open a page signed in, read the app's own store."""
+
+from __future__ import annotations
+
+import base64
+
+import cv2
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_state import store
+from campaigns.store import Store
+from tests.app.conftest import sign_in
+
+
+def open_page(app: AppTest, page: str) -> AppTest:
+    """Sign in and switch to ``pages/<page>.py``; fails on any exception."""
+    sign_in(app)
+    if page != "campaigns":
+        app.switch_page(f"pages/{page}.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def assert_needs_login(app: AppTest, page: str) -> None:
+    """Before signing in only the login page is registered; after it the page opens."""
+    app.run()
+    assert [t.label for t in app.text_input] == ["Password"]
+    assert not app.title or app.title[0].value != page.capitalize()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        app.switch_page(f"pages/{page}.py")
+    # (AppTest runs a switched-to page's script directly, without app.py, so
+    # signing out again is covered on the root page by test_navigation.py.)
+    open_page(app, page)
+    assert app.title[0].value == page.capitalize()
+
+
+def app_store() -> Store:
+    """The store the app under test uses (the same cached object, so reads see its writes)."""
+    return store()
+
+
+def png(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", image)
+    assert ok
+    return data.tobytes()
+
+
+def jpeg(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".jpg", image)
+    assert ok
+    return data.tobytes()
+
+
+def texts(app: AppTest, kind: str) -> list[str]:
+    """The values of every element of ``kind`` (markdown, caption, error...)."""
+    return [str(e.value) for e in app.get(kind)]
+
+
+
+
+def plotly_values(values: list | dict) -> np.ndarray:
+    """Numbers of a Plotly JSON array, which plotly may send as typed binary (``bdata``)."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+    return np.asarray(values, dtype=float)

@@ -1,0 +1,94 @@
+"""Campaign writes the campaigns page offers, each all-or-nothing for the user.
+
+The store makes every single call one transaction; a form save is several
+calls (create, then two uploads), so everything that can be checked is checked
+before the first write, and a later failure undoes the earlier writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from campaigns.errors import CampaignError
+from campaigns.media import validate_media
+from campaigns.store import Store
+from campaigns.types import VARIANTS, Campaign
+from ui.campaign_form import CampaignInput, settings_of
+
+
+def _check_uploads(store: Store, form: CampaignInput) -> None:
+    for upload in form.uploads.values():
+        validate_media(upload.data, upload.filename, store.max_upload_bytes)
+
+
+def create_campaign(store: Store, form: CampaignInput, labels: Sequence[str]) -> Campaign:
+    """Create a draft campaign with the uploaded variants; on any error nothing is stored."""
+    settings = settings_of(form.settings)
+    _check_uploads(store, form)
+    campaign = store.create_campaign(form.name, description=form.description, settings=settings, labels=labels)
+    try:
+        for variant, upload in sorted(form.uploads.items()):
+            store.set_variant(campaign, variant, upload.data, upload.filename)
+    except BaseException:
+        store.delete_campaign(campaign, campaign.name)
+        raise
+    return campaign
+
+
+def save_campaign(store: Store, campaign: Campaign, form: CampaignInput) -> Campaign:
+    """Apply description, settings and new uploads to a draft; on any error the old state stays."""
+    settings = settings_of(form.settings)
+    _check_uploads(store, form)
+    before = store.campaign(campaign.id)
+    updated = store.edit_campaign(before, description=form.description, settings=settings)
+    try:
+        for variant, upload in sorted(form.uploads.items()):
+            store.set_variant(updated, variant, upload.data, upload.filename)
+    except BaseException:
+        # A variant stored before the failing one stays replaced: uploads are
+        # validated above, so this only happens when the campaign left draft meanwhile.
+        store.edit_campaign(before, description=before.description, settings=before.settings)
+        raise
+    return store.campaign(campaign.id)
+
+
+def copy_name(name: str, taken: Iterable[str]) -> str:
+    """``<name> (copy)``, or ``(copy 2)``, ``(copy 3)``... when that is taken."""
+    names = set(taken)
+    candidate = f"{name} (copy)"
+    number = 2
+    while candidate in names:
+        candidate = f"{name} (copy {number})"
+        number += 1
+    return candidate
+
+
+def duplicate_campaign(store: Store, campaign: Campaign) -> Campaign:
+    """A new draft with the same description, settings, labels and variants (no participant data)."""
+    name = copy_name(campaign.name, (c.name for c in store.campaigns()))
+    stored = store.variants(campaign)
+    media = {v: (stored[v].filename, store.variant_media(campaign, v)) for v in VARIANTS if v in stored}
+    copy = store.create_campaign(name, description=campaign.description, settings=campaign.settings,
+                                 labels=campaign.labels)
+    try:
+        for variant, (filename, data) in media.items():
+            store.set_variant(copy, variant, data, filename)
+    except BaseException:
+        store.delete_campaign(copy, copy.name)
+        raise
+    return copy
+
+
+def delete_campaign(store: Store, campaign: Campaign, typed_name: str) -> str:
+    """Delete a campaign when ``typed_name`` is its name; returns what was done."""
+    store.delete_campaign(campaign, typed_name)
+    return f"Deleted “{campaign.name}” and all its data."
+
+
+def status_action(store: Store, campaign: Campaign, action: str) -> Campaign:
+    """``go_live`` or ``close``: the store checks the status and both variants."""
+    if action == "go_live":
+        return store.go_live(campaign)
+    if action == "close":
+        return store.close_campaign(campaign)
+    raise CampaignError(f"unknown campaign action {action!r}")

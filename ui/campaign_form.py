@@ -1,0 +1,178 @@
+"""The campaign form: name, description, the two variants and every campaign setting.
+
+Validation is left to the store and :class:`campaigns.types.Settings` (one
+source of rules); widgets carry no bounds of their own, so whatever a marketer
+types reaches them and comes back as the store's message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import streamlit as st
+
+from campaigns.errors import CampaignError
+from campaigns.inputs import as_settings
+from campaigns.media import validate_media
+from campaigns.types import VARIANTS, Campaign, Settings, Variant
+
+#: What the uploader offers (the formats of the design); the store sniffs the bytes regardless.
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "mp4", "webm")
+
+
+@dataclass(frozen=True)
+class SettingField:
+    """How one :class:`Settings` field is asked for."""
+
+    name: str
+    label: str
+    help: str
+    step: float | None = None
+
+
+SETTING_FIELDS: tuple[SettingField, ...] = (
+    SettingField("interval_s", "Snapshot interval (s)",
+                 "How often the webcam is sampled while a variant is on screen.", 0.1),
+    SettingField("exposure_s", "Image exposure (s)",
+                 "How long an image variant is shown; videos play to their end.", 1.0),
+    SettingField("confidence_threshold", "Confidence threshold",
+                 "A snapshot counts for an emotion only when the model is at least this sure; "
+                 "analysts can move it on the Results page.", 0.05),
+    SettingField("rating_scale", "Rating scale (points)",
+                 "Points of the feedback question, from very negative (1) to very positive."),
+    SettingField("rating_question", "Rating question", "Asked after each variant."),
+    SettingField("min_participants", "Minimum participants",
+                 "Below this many participants with data for both variants a comparison says "
+                 "'not enough data'."),
+    SettingField("min_face_rate", "Minimum face-found rate",
+                 "A participant's data for a variant is excluded when fewer of its snapshots show a face.", 0.05),
+    SettingField("valence_weight", "Valence weight",
+                 "Weight of facial valence against feedback in the combined score (0 = feedback only).", 0.05),
+    SettingField("keep_face_crops", "Keep face crops",
+                 "Store face crops of participants who separately agree to it. Off by default: "
+                 "normally no image is kept."),
+)
+_LABELS = {f.name: f.label for f in SETTING_FIELDS}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file's name and bytes."""
+
+    filename: str | None
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CampaignInput:
+    """What the form collected; checked by the store, not here."""
+
+    name: str
+    description: str
+    settings: dict[str, Any]
+    uploads: dict[str, Upload] = field(default_factory=dict)
+
+
+def error_text(exc: CampaignError) -> str:
+    """The store's message, led by the form label of the setting it names."""
+    message = str(exc)
+    for name, label in _LABELS.items():
+        if message.startswith(f"setting {name} "):
+            return f"{label}: {message}"
+    return message[:1].upper() + message[1:]
+
+
+def settings_inputs(current: Settings, key: str, disabled: bool = False) -> dict[str, Any]:
+    """One widget per setting, starting at ``current``; returns the raw values entered."""
+    values: dict[str, Any] = {}
+    columns = st.columns(2)
+    for i, spec in enumerate(SETTING_FIELDS):
+        value = getattr(current, spec.name)
+        widget_key = f"{key}_{spec.name}"
+        with columns[i % 2]:
+            if isinstance(value, bool):
+                values[spec.name] = st.checkbox(spec.label, value, help=spec.help, key=widget_key,
+                                                disabled=disabled)
+            elif isinstance(value, str):
+                values[spec.name] = st.text_input(spec.label, value, help=spec.help, key=widget_key,
+                                                  disabled=disabled)
+            elif isinstance(value, int):
+                values[spec.name] = int(st.number_input(spec.label, value=value, step=1, help=spec.help,
+                                                        key=widget_key, disabled=disabled))
+            else:
+                values[spec.name] = float(st.number_input(spec.label, value=float(value), step=spec.step,
+                                                          format="%g", help=spec.help, key=widget_key,
+                                                          disabled=disabled))
+    return values
+
+
+def upload_input(variant: str, key: str, stored: Variant | None, max_bytes: int) -> Upload | None:
+    """An uploader for one variant with a preview; returns the new upload (None when none was chosen)."""
+    label = f"Variant {variant}: image (PNG, JPEG, WebP) or video (MP4, WebM)"
+    if stored is not None:
+        label = f"Replace variant {variant}"
+    file = st.file_uploader(label, type=list(UPLOAD_TYPES), key=f"{key}_upload_{variant}")
+    if file is None:
+        return None
+    upload = Upload(file.name, file.getvalue())
+    try:
+        info = validate_media(upload.data, upload.filename, max_bytes)
+    except CampaignError as exc:
+        st.error(error_text(exc))
+        return upload  # the store rejects it again on save, with the same message
+    preview(upload.data, info.kind)
+    duration = f", {info.duration_s:.1f} s" if info.duration_s else ""
+    st.caption(f"{info.kind} {info.width}×{info.height}{duration}, {human_size(info.size_bytes)}")
+    return upload
+
+
+def human_size(n_bytes: int) -> str:
+    """``12 kB``, ``3.4 MB``: file sizes as people read them."""
+    if n_bytes < 1_000_000:
+        return f"{max(1, round(n_bytes / 1000))} kB"
+    return f"{n_bytes / 1e6:.1f} MB"
+
+
+def preview(data: bytes, kind: str) -> None:
+    """Show image or video bytes at a preview size."""
+    if kind == "video":
+        st.video(data)
+    else:
+        st.image(data, width=320)
+
+
+def campaign_form(campaign: Campaign | None, stored: dict[str, Variant], key: str, max_bytes: int,
+                  locked: bool = False) -> CampaignInput | None:
+    """The create (``campaign`` None) or edit form; returns the input when its button was pressed.
+
+    Not an ``st.form``: uploads show their preview and any problem at once.
+    ``locked`` (a live or closed campaign) shows the settings without letting them change.
+    """
+    current = campaign.settings if campaign is not None else Settings()
+    name = st.text_input("Campaign name", campaign.name if campaign else "", key=f"{key}_name",
+                         disabled=campaign is not None, help="Unique; it cannot be changed later.")
+    description = st.text_area("Description", campaign.description if campaign else "",
+                               key=f"{key}_description", disabled=locked,
+                               help="For your team: what is being tested and why.")
+    uploads: dict[str, Upload] = {}
+    if not locked:
+        for column, variant in zip(st.columns(2), VARIANTS, strict=True):
+            with column:
+                upload = upload_input(variant, key, stored.get(variant), max_bytes)
+                if upload is not None:
+                    uploads[variant] = upload
+    st.markdown("**Settings**")
+    values = settings_inputs(current, key, disabled=locked)
+    if locked:
+        return None
+    label = "Create campaign" if campaign is None else "Save changes"
+    if st.button(label, type="primary", key=f"{key}_save"):
+        return CampaignInput(name, description, values, uploads)
+    return None
+
+
+def settings_of(values: dict[str, Any]) -> Settings:
+    """Settings from form values, raising the store's SettingsError for bad ones."""
+    known = {f.name for f in fields(Settings)}
+    return as_settings({k: v for k, v in values.items() if k in known})

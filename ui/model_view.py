@@ -1,0 +1,117 @@
+"""The Model page's pieces: the shipped model card, and scoring a photo in memory.
+
+Every number shown comes from the card (``card.json``) and the figures saved
+beside the model, so a newly shipped model shows its own numbers unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from emotion.card import ModelCard
+from emotion.classifier import FaceResult, Prediction
+
+#: Figures the evaluation saves beside the model, with their captions.
+FIGURES = (("confusion_matrix.png", "Confusion matrix"), ("reliability.png", "Reliability diagram"),
+           ("training_curves.png", "Training curves"))
+#: Photos are decoded in memory; anything larger is not a camera photo.
+MAX_PHOTO_BYTES = 20 * 1024 * 1024
+HEADLINE_SPLIT = "private_test"
+
+
+class PhotoError(ValueError):
+    """An upload that cannot be used as a photo."""
+
+
+def decode_photo(data: bytes, max_bytes: int = MAX_PHOTO_BYTES) -> np.ndarray:
+    """BGR pixels of an uploaded photo, or PhotoError saying what is wrong. Nothing is written to disk."""
+    if not data:
+        raise PhotoError("The file is empty.")
+    if len(data) > max_bytes:
+        raise PhotoError(f"The file is {len(data) / 1e6:.1f} MB; photos up to {max_bytes / 1e6:.0f} MB are accepted.")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise PhotoError("This file is not an image that can be read (PNG, JPEG or WebP); it may be corrupt.")
+    return image
+
+
+def annotate(frame: np.ndarray, faces: Sequence[FaceResult]) -> np.ndarray:
+    """A copy of ``frame`` with each face boxed, numbered and labelled with its top emotion."""
+    out = frame.copy()
+    thickness = max(2, round(max(out.shape[:2]) / 300))
+    for i, face in enumerate(faces, start=1):
+        b = face.box
+        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), (0, 200, 0), thickness)
+        text = f"{i}: {face.top_label} {face.top_probability:.0%}"
+        scale = max(0.5, b.w / 250)
+        cv2.putText(out, text, (b.x, max(b.y - 8, 15)), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 200, 0),
+                    max(1, thickness // 2), cv2.LINE_AA)
+    return out
+
+
+def probability_figure(prediction: Prediction, title: str) -> go.Figure:
+    """Bar chart of one face's probabilities in the card's label order."""
+    figure = go.Figure(go.Bar(x=list(prediction.labels), y=list(prediction.probabilities),
+                              marker_color=["#2ca02c" if k == prediction.top_label else "#7f7f7f"
+                                            for k in prediction.labels]))
+    figure.update_layout(title=title, yaxis_title="probability", yaxis_range=[0, 1], yaxis_tickformat=".0%",
+                         height=300, margin={"t": 40, "b": 20})
+    return figure
+
+
+def split_metrics(card: ModelCard) -> pd.DataFrame:
+    """One row per evaluated split in the card (accuracy, macro F1, ...), PrivateTest first."""
+    rows = []
+    for split, values in card.metrics.items():
+        if isinstance(values, dict) and "accuracy" in values:
+            rows.append({"split": split, **{k: v for k, v in values.items() if not isinstance(v, dict)}})
+    rows.sort(key=lambda row: row["split"] != HEADLINE_SPLIT)
+    return pd.DataFrame(rows)
+
+
+def per_class_f1(card: ModelCard, split: str = HEADLINE_SPLIT) -> pd.DataFrame:
+    """F1 of each label on ``split`` (empty when the card has none)."""
+    scores: dict[str, Any] = card.metrics.get(split, {}).get("per_class_f1", {})
+    return pd.DataFrame({"emotion": [k for k in card.labels if k in scores],
+                         "F1": [float(scores[k]) for k in card.labels if k in scores]})
+
+
+def show_card(card: ModelCard, folder: Path) -> None:
+    """Headline numbers, per-class F1, training data, recipe and the saved figures."""
+    headline = card.metrics.get(HEADLINE_SPLIT)
+    if headline:
+        cols = st.columns(4)
+        cols[0].metric("PrivateTest accuracy", f"{headline['accuracy']:.1%}")
+        cols[1].metric("Macro F1", f"{headline['macro_f1']:.3f}")
+        if "uar" in headline:
+            cols[2].metric("Unweighted recall", f"{headline['uar']:.3f}")
+        if "ece" in headline:
+            cols[3].metric("Calibration error (ECE)", f"{headline['ece']:.3f}")
+        st.caption(f"On the held-out PrivateTest split ({headline.get('n', '?')} faces), as recorded in the card.")
+    else:
+        st.warning("The model card has no PrivateTest evaluation; run `python -m emotion.evaluate`.")
+    st.markdown(f"**Architecture** `{card.architecture}` · input {card.input_size}×{card.input_size} "
+                f"{card.color_mode} · **labels** {', '.join(card.labels)} · temperature {card.temperature:g}"
+                f" · mirror averaging {'on' if card.test_time_flip else 'off'}")
+    f1 = per_class_f1(card)
+    if not f1.empty:
+        st.plotly_chart(go.Figure(go.Bar(x=f1["emotion"], y=f1["F1"])).update_layout(
+            title="F1 per emotion (PrivateTest)", yaxis_range=[0, 1], height=320), key="f1")
+    images = [(folder / name, caption) for name, caption in FIGURES if (folder / name).is_file()]
+    # Two figures a row: the confusion matrix's cell numbers stay readable.
+    for start in range(0, len(images), 2):
+        for column, (path, caption) in zip(st.columns(2), images[start:start + 2], strict=False):
+            column.image(str(path), caption=caption)
+    with st.expander("All evaluations"):
+        st.dataframe(split_metrics(card), hide_index=True)
+    with st.expander("Training data and recipe"):
+        st.json({"training_data": card.training_data, "recipe": card.recipe, "created": card.created},
+                expanded=False)
