@@ -1,5 +1,143 @@
-"""Placeholder: being built."""
+"""Participate page (opened only through a campaign link): consent, camera check, two ads, ratings, thanks.
+
+The participant's state lives in one ParticipantSession (capture.session);
+the one camera component sits in its own container, rendered in every run
+from the camera check to the end, so its stream is never restarted.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.title("participate")
+from app_state import TOKEN_PARAM, classifier, participant_session, store
+from campaigns.errors import CampaignClosedError, CampaignError, CampaignStateError
+from campaigns.types import Campaign, Variant
+from capture.flow import PRELOAD_IMAGE, FlowError, Step, camera_advice, scale_label
+from capture.rtc import RtcConfigError, camera
+
+
+def open_campaign() -> Campaign:
+    try:
+        return store().campaign_by_token(st.query_params.get(TOKEN_PARAM, ""))
+    except CampaignClosedError:
+        st.info("This study has ended and takes no more participants. Thank you for your interest!")
+    except CampaignStateError:
+        st.info("This study has not started yet. Please try your link again later.")
+    except CampaignError:
+        st.warning("This link does not lead to an open study. Please check the link you were sent.")
+    st.stop()
+
+
+def consent_step() -> None:
+    settings = session.campaign.settings
+    st.subheader("Before we start")
+    st.markdown(
+        "You will see **two short ads** and tell us how each made you feel. While each ad is on screen, "
+        f"your **webcam** takes a picture about every {settings.interval_s:g} s and a computer model estimates "
+        "your facial expression from it (for example happy, neutral or surprised).\n\n"
+        + ("- **No images are kept** unless you allow it below: each picture is analysed and discarded at once; "
+           "only the estimated expression is stored.\n" if settings.keep_face_crops else
+           "- **No images are kept**: each picture is analysed and discarded at once; only the estimated "
+           "expression is stored.\n")
+        + "- You stay anonymous: we store a random participant code, your ratings and the estimates.\n"
+        "- **You can stop at any time** by closing this tab. To withdraw later, send the participant code "
+        "shown at the end to whoever invited you, and all your data will be erased.")
+    agree = st.checkbox("I have read this and agree to take part.")
+    crops = settings.keep_face_crops and st.checkbox(
+        "Also keep small face crops of my pictures (optional; this study asks for them).")
+    left, right = st.columns(2)
+    if left.button("Start", type="primary", disabled=not agree):
+        try:
+            session.consent(store(), crop_consent=bool(crops))
+        except CampaignError:
+            st.error("Sorry, this study just stopped taking participants. Nothing was stored.")
+            st.stop()
+        st.rerun()
+    if right.button("No, thanks"):
+        session.decline()
+        st.rerun()
+
+
+@st.fragment(run_every=0.5)
+def camera_check() -> None:
+    if session.camera_ready():
+        st.rerun(scope="app")
+    status = session.status()
+    if session.no_picture():
+        st.warning("We receive no picture from your camera. Press **Start camera** below and allow the "
+                   "camera; if it is denied or missing, the box below says so.")
+    (st.success if status.verdict == "ok" else st.info)(camera_advice(status.verdict))
+
+
+@st.fragment(run_every=0.5)
+def countdown(variant: Variant) -> None:
+    left = session.remaining_s(variant)
+    if left <= 0:
+        session.finish_exposure()
+        st.rerun(scope="app")
+    st.progress(1 - left / session.exposure(variant), text=f"{left:.0f} s")
+    if session.no_picture():
+        st.warning("Your camera stopped. Please press **Start camera** below.")
+
+
+def watch_step() -> None:
+    variant = store().variants(session.campaign)[session.flow.variant]
+    media = store().variant_media(session.campaign, variant.name)
+    if variant.kind == "video":
+        st.video(media, format=variant.mime, autoplay=True)
+    else:
+        st.image(media, width="stretch")
+    session.ad_shown()
+    countdown(variant)
+
+
+def rate_step() -> None:
+    settings = session.campaign.settings
+    with st.form(f"rate-{session.flow.position}", clear_on_submit=True):
+        rating = st.radio(settings.rating_question, range(1, settings.rating_scale + 1), index=None,
+                          horizontal=True, format_func=lambda v: scale_label(v, settings.rating_scale))
+        comment = st.text_area("Anything you would like to add? (optional)", max_chars=2000)
+        if st.form_submit_button("Continue", type="primary"):
+            if rating is None:
+                st.error("Please pick one of the answers.")
+            else:
+                try:
+                    session.rate(store(), rating, comment)
+                except CampaignError as exc:
+                    st.error(f"Your answer could not be saved: {exc}")
+                    st.stop()
+                st.rerun()
+
+
+campaign = open_campaign()
+session = participant_session(campaign)
+head, body, camera_box = st.container(), st.container(), st.container()
+head.progress(session.flow.progress, text=session.flow.progress_text)
+if session.flow.step in (Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE):
+    with camera_box:
+        try:
+            with st.spinner("Preparing the camera check..."):
+                session.ensure_worker(store(), classifier())
+            camera(session.on_frame, playing=False if session.flow.step is Step.DONE else None)
+        except (RtcConfigError, CampaignError, FlowError) as exc:
+            st.error(f"The camera cannot be used for this study right now. Please tell the organisers: {exc}")
+            st.stop()
+with body:
+    if session.flow.step is Step.CONSENT:
+        consent_step()
+    elif session.flow.step is Step.DECLINED:
+        st.info("No problem - nothing was stored. You can close this tab now. Thank you!")
+    elif session.flow.step is Step.CAMERA:
+        st.subheader("Camera check")
+        st.write("Press **Start camera** below, allow the camera, and look at the screen. The first ad starts "
+                 "as soon as your face is clearly visible.")
+        st.image(PRELOAD_IMAGE, width=1)
+        camera_check()
+    elif session.flow.step is Step.WATCH:
+        watch_step()
+    elif session.flow.step is Step.RATE:
+        rate_step()
+    else:
+        st.success("Thank you! Your answers are saved and your camera is off. You can close this tab now.")
+        st.write(f"Your participant code is `{session.participant_id}`. To withdraw later, send it to whoever "
+                 "invited you and all your data will be erased.")

@@ -1,0 +1,11 @@
+"""Webcam capture for the participant flow: thin adapters around streamlit-webrtc.
+
+- ``flow``: the participant's steps as a pure, immutable state machine.
+- ``holder``: the lock-guarded state the page, the frame callback and the
+  inference worker share (what is on screen, the camera-check verdicts).
+- ``frames``: the bounded frame queue between the frame callback and the worker.
+- ``worker``: the inference worker thread (classify, store in batches).
+- ``rtc``: WebRTC settings (ICE servers, constraints) and the camera component.
+- ``patches``: the two small patches of third-party WebRTC code, each opt-in.
+- ``session``: one participant's flow, capture and store writes together.
+"""

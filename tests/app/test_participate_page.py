@@ -1,0 +1,205 @@
+"""Participate page (AppTest): links that lead nowhere, consent, declining, the face-crop tick, and a
+whole session whose frames are fed through the page's real frame callback (no browser needed)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_state import PARTICIPANT_FLOW, campaign_labels, store
+from campaigns.store import Store
+from campaigns.types import Campaign
+from capture.flow import Step
+from tests.capture.conftest import HAPPY, SAD, video_frame
+
+
+def png(colour: int) -> bytes:
+    return cv2.imencode(".png", np.full((48, 64, 3), colour, np.uint8))[1].tobytes()
+
+
+@pytest.fixture
+def app_store(data_dir: Path) -> Store:
+    """The app's own cached store for this data folder (the page reads and writes the same object)."""
+    return store()
+
+
+@pytest.fixture
+def campaign(app_store: Store) -> Callable[..., Campaign]:
+    """Make a campaign in the app's store: live unless told otherwise, settings as keywords."""
+
+    def make(status: str = "live", **settings: Any) -> Campaign:
+        made = app_store.create_campaign(f"Participate {status} {len(app_store.campaigns())}",
+                                         labels=campaign_labels(), settings=settings)
+        app_store.set_variant(made, "A", png(60), "a.png")
+        app_store.set_variant(made, "B", png(190), "b.png")
+        if status in ("live", "closed"):
+            made = app_store.go_live(made)
+        if status == "closed":
+            made = app_store.close_campaign(made)
+        return made
+
+    return make
+
+
+def participants(db: Store, made: Campaign) -> list[tuple[Any, ...]]:
+    return db._cursor().execute("SELECT id, status, variant_order, crop_consent FROM participants "
+                                "WHERE campaign_id = ?", [made.id]).fetchall()
+
+
+def page_text(app: AppTest) -> str:
+    return " ".join(str(e.value) for kind in ("markdown", "info", "warning", "success", "subheader", "error")
+                    for e in getattr(app, kind))
+
+
+def opened(new_app: Callable[..., AppTest], made: Campaign | None = None, token: str = "") -> AppTest:
+    app = new_app(c=made.token if made else token)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_an_unknown_link_gets_a_polite_message(new_app: Callable[..., AppTest]) -> None:
+    app = opened(new_app, token="no-such-token")
+    assert "does not lead to an open study" in app.warning[0].value
+    assert not app.button and not app.checkbox
+
+
+def test_a_closed_campaign_says_it_has_ended(new_app: Callable[..., AppTest],
+                                             campaign: Callable[..., Campaign]) -> None:
+    app = opened(new_app, campaign("closed"))
+    assert "has ended" in app.info[0].value and not app.button
+
+
+def test_a_draft_campaign_is_not_open_yet(new_app: Callable[..., AppTest],
+                                          campaign: Callable[..., Campaign]) -> None:
+    app = opened(new_app, campaign("draft"))
+    assert "not started yet" in app.info[0].value and not app.button
+
+
+def test_consent_says_what_is_measured_that_no_images_are_kept_and_how_to_withdraw(
+        new_app: Callable[..., AppTest], campaign: Callable[..., Campaign]) -> None:
+    app = opened(new_app, campaign(interval_s=2.0))
+    text = page_text(app)
+    for words in ("webcam", "every 2 s", "facial expression", "No images are kept", "stop at any time",
+                  "To withdraw later"):
+        assert words in text, words
+    assert [c.label for c in app.checkbox] == ["I have read this and agree to take part."]
+    assert app.button[0].label == "Start" and app.button[0].disabled
+    assert app.progress[0].value == 0
+
+
+def test_declining_ends_politely_and_stores_nothing(new_app: Callable[..., AppTest], app_store: Store,
+                                                    campaign: Callable[..., Campaign]) -> None:
+    made = campaign()
+    app = opened(new_app, made)
+    app.button[1].click().run()
+    assert "nothing was stored" in app.info[0].value
+    assert participants(app_store, made) == []
+
+
+def test_consenting_registers_the_participant_and_opens_the_camera_check(
+        new_app: Callable[..., AppTest], app_store: Store, campaign: Callable[..., Campaign]) -> None:
+    made = campaign()
+    app = opened(new_app, made)
+    app.checkbox[0].check().run()
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert app.subheader[0].value == "Camera check"
+    [(pid, status, order, crops)] = participants(app_store, made)
+    assert (status, order, crops) == ("started", "AB", False)
+    assert "Waiting for the first picture" in page_text(app)
+
+
+def test_a_campaign_that_keeps_face_crops_asks_for_a_second_tick(
+        new_app: Callable[..., AppTest], app_store: Store, campaign: Callable[..., Campaign]) -> None:
+    made = campaign(keep_face_crops=True)
+    given = []
+    for tick_crops in (True, False):
+        app = opened(new_app, made)
+        assert "unless you allow it below" in page_text(app)
+        assert len(app.checkbox) == 2 and "face crops" in app.checkbox[1].label
+        app.checkbox[0].check()
+        if tick_crops:
+            app.checkbox[1].check()
+        app.run()
+        app.button[0].click().run()
+        assert not app.exception, app.exception
+        given.append(sorted(participants(app_store, made), key=lambda r: r[0]))
+    assert [crops for *_, crops in given[0]] == [True]
+    assert sorted(crops for *_, crops in given[1]) == [False, True]
+
+
+@pytest.fixture
+def camera_feed() -> Iterator[Callable[[Any, str | None], None]]:
+    """Feeds frames into a session's frame callback every 50 ms, as streamlit-webrtc's thread would."""
+    state: dict[str, Any] = {"fixture": None, "session": None}
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.wait(0.05):
+            if state["session"] is not None:
+                state["session"].on_frame(video_frame(state["fixture"]))
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+
+    def show(session: Any, fixture: str | None) -> None:
+        state["session"], state["fixture"] = session, fixture
+
+    yield show
+    stop.set()
+    thread.join(5)
+
+
+def run_until(app: AppTest, done: Callable[[], bool], what: str, tries: int = 200) -> None:
+    for _ in range(tries):
+        if done():
+            return
+        threading.Event().wait(0.1)
+        app.run()
+        assert not app.exception, app.exception
+    raise AssertionError(f"the page never reached {what}")
+
+
+def test_a_whole_session_through_the_page(new_app: Callable[..., AppTest], app_store: Store,
+                                          campaign: Callable[..., Campaign],
+                                          camera_feed: Callable[[Any, str | None], None]) -> None:
+    made = campaign(exposure_s=1.0, interval_s=0.25)
+    app = opened(new_app, made)
+    app.checkbox[0].check().run()
+    app.button[0].click().run()
+    session = app.session_state[PARTICIPANT_FLOW]
+    camera_feed(session, HAPPY)
+    faces = {"A": HAPPY, "B": SAD}
+    for n in (1, 2):
+        run_until(app, lambda: session.flow.step is Step.WATCH and session.flow.shown_at is not None, f"ad {n}")
+        assert app.progress[0].proto.text.endswith(f"Ad {n} of 2") and len(app.get("image")) == 1
+        camera_feed(session, faces[session.flow.variant])
+        run_until(app, lambda: session.flow.step is Step.RATE, f"rating {n}")
+        assert "very positive" in app.radio[0].options[-1]
+        app.button[0].click().run()  # Continue without a rating
+        assert app.error[0].value == "Please pick one of the answers."
+        app.radio[0].set_value(5 if session.flow.variant == "A" else 2)
+        app.text_area[0].input(f"comment {n}")
+        app.button[0].click().run()
+    assert session.flow.step is Step.DONE
+    assert "Thank you!" in app.success[0].value and session.participant_id in page_text(app)
+    [(pid, status, order, _)] = participants(app_store, made)
+    assert (pid, status, order) == (session.participant_id, "complete", "AB")
+    rows = app_store._cursor().execute("SELECT variant, count(*), count(*) FILTER (WHERE top_label = 'happy'), "
+                                       "count(*) FILTER (WHERE top_label = 'sad') FROM snapshots "
+                                       "WHERE participant_id = ? GROUP BY variant ORDER BY variant",
+                                       [pid]).fetchall()
+    assert [r[0] for r in rows] == ["A", "B"] and all(r[1] >= 2 for r in rows)
+    (_, a_n, a_happy, _), (_, b_n, _, b_sad) = rows
+    assert a_happy / a_n > 0.5 and b_sad / b_n > 0.5
+    feedback = app_store._cursor().execute("SELECT variant, rating, comment FROM feedback WHERE participant_id = ?"
+                                           " ORDER BY variant", [pid]).fetchall()
+    assert feedback == [("A", 5, "comment 1"), ("B", 2, "comment 2")]

@@ -1,0 +1,188 @@
+"""The inference worker and the participant session with the real model and a real DuckDB store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from campaigns.store import Store
+from campaigns.types import Campaign
+from capture.flow import REQUIRED_OK_CHECKS, Step
+from capture.frames import FrameQueue
+from capture.holder import CaptureHolder
+from capture.rtc import frame_callback
+from capture.session import ParticipantSession
+from capture.worker import InferenceWorker
+from emotion.faces import VERDICT_NO_FACE, VERDICT_OK
+from tests.capture.conftest import HAPPY, SAD, ManualClock, video_frame, wait_until
+
+
+def rows(db: Store, participant_id: str) -> list[tuple[Any, ...]]:
+    return db._cursor().execute(
+        """SELECT variant, offset_ms, face_found, top_label, model_id, len(probabilities) FROM snapshots
+           WHERE participant_id = ? ORDER BY variant, offset_ms""", [participant_id]).fetchall()
+
+
+def participant_status(db: Store, participant_id: str) -> str:
+    return db.participant(participant_id).status
+
+
+def test_the_worker_classifies_tagged_frames_and_stores_them_in_batches(
+        db: Store, classifier: Any, make_campaign: Callable[..., Campaign]) -> None:
+    campaign = make_campaign()
+    participant = db.add_participant(campaign, "v1")
+    clock = ManualClock()
+    holder, frames = CaptureHolder(clock=clock), FrameQueue(maxsize=64)
+    on_frame = frame_callback(holder, frames)
+    worker = InferenceWorker(participant_id=participant.id, frames=frames, holder=holder, store=db,
+                             classifier=classifier, batch_size=3).start()
+    holder.show("A", 1.0, at=clock())
+    for _ in range(4):  # a happy face at 0, 1, 2, 3 s
+        on_frame(video_frame(HAPPY))
+        clock.advance(1.0)
+    holder.show("B", 1.0, at=clock())
+    for fixture in (SAD, SAD, None):  # then sad, and at 2 s nobody in front of the camera
+        on_frame(video_frame(fixture))
+        clock.advance(1.0)
+    holder.hide()
+    wait_until(lambda: holder.status().snapshots_stored >= 6)  # two full batches, before any stop
+    worker.stop()
+    assert not worker.is_alive()
+    stored = rows(db, participant.id)
+    assert [(v, o, f) for v, o, f, *_ in stored] == [
+        ("A", 0, True), ("A", 1000, True), ("A", 2000, True), ("A", 3000, True),
+        ("B", 0, True), ("B", 1000, True), ("B", 2000, False)]
+    assert [label for _, _, _, label, _, _ in stored] == ["happy"] * 4 + ["sad", "sad", None]
+    assert {m for *_, m, _ in stored} == {classifier.model_id}
+    assert [n for *_, n in stored] == [len(classifier.labels)] * 6 + [None]
+    assert holder.status().snapshots_stored == 7 and holder.status().errors == 0 and frames.dropped == 0
+
+
+def test_the_camera_check_reports_verdicts_from_real_frames(
+        db: Store, classifier: Any, make_campaign: Callable[..., Campaign]) -> None:
+    participant = db.add_participant(make_campaign(), "v1")
+    clock = ManualClock()
+    holder, frames = CaptureHolder(clock=clock), FrameQueue()
+    on_frame = frame_callback(holder, frames)
+    worker = InferenceWorker(participant_id=participant.id, frames=frames, holder=holder, store=db,
+                             classifier=classifier).start()
+    holder.start_check()
+    on_frame(video_frame(None))
+    wait_until(lambda: holder.status().checks == 1)
+    assert holder.status().verdict == VERDICT_NO_FACE and holder.status().ok_streak == 0
+    for _ in range(REQUIRED_OK_CHECKS):
+        clock.advance(0.5)
+        on_frame(video_frame(HAPPY))
+    wait_until(lambda: holder.status().checks == 1 + REQUIRED_OK_CHECKS)
+    assert holder.status().verdict == VERDICT_OK and holder.status().ok_streak == REQUIRED_OK_CHECKS
+    worker.stop()
+    assert rows(db, participant.id) == []  # camera checks are never stored
+
+
+def test_a_silent_camera_marks_the_participant_abandoned_and_keeps_their_snapshots(
+        db: Store, classifier: Any, make_campaign: Callable[..., Campaign]) -> None:
+    participant = db.add_participant(make_campaign(), "v1")
+    holder, frames = CaptureHolder(), FrameQueue()
+    on_frame = frame_callback(holder, frames)
+    worker = InferenceWorker(participant_id=participant.id, frames=frames, holder=holder, store=db,
+                             classifier=classifier, flush_s=0.1, abandon_after_s=1.0).start()
+    holder.show("A", 0.2, at=holder.clock())
+    on_frame(video_frame(HAPPY))  # one snapshot, then the tab is closed: no more frames
+    wait_until(lambda: not worker.is_alive(), timeout=60)
+    assert worker.abandoned and participant_status(db, participant.id) == "abandoned"
+    assert [(v, o < 1000, label) for v, o, _, label, _, _ in rows(db, participant.id)] == [("A", True, "happy")]
+
+
+def test_a_campaign_closed_mid_session_loses_only_the_refused_batch(
+        db: Store, classifier: Any, make_campaign: Callable[..., Campaign]) -> None:
+    campaign = make_campaign()
+    participant = db.add_participant(campaign, "v1")
+    holder, frames = CaptureHolder(), FrameQueue()
+    worker = InferenceWorker(participant_id=participant.id, frames=frames, holder=holder, store=db,
+                             classifier=classifier, flush_s=0.1).start()
+    holder.show("A", 0.1, at=holder.clock())
+    frame_callback(holder, frames)(video_frame(HAPPY))
+    wait_until(lambda: holder.status().snapshots_stored == 1)
+    db.close_campaign(campaign)
+    holder.show("B", 0.1, at=holder.clock())
+    frame_callback(holder, frames)(video_frame(SAD))
+    wait_until(lambda: holder.status().errors == 1)
+    assert worker.is_alive() and "closed" in (holder.status().last_error or "")
+    worker.stop()
+    assert [v for v, *_ in rows(db, participant.id)] == ["A"]
+
+
+def test_face_crops_are_kept_only_with_the_campaign_setting_and_the_extra_consent(
+        db: Store, classifier: Any, make_campaign: Callable[..., Campaign]) -> None:
+    campaign = make_campaign(keep_face_crops=True)
+    counts = {}
+    for consent in (True, False):
+        session = ParticipantSession(campaign)
+        session.consent(db, crop_consent=consent)
+        session.ensure_worker(db, classifier)
+        session.holder.show("A", 0.1, at=session.holder.clock())
+        session.on_frame(video_frame(HAPPY))
+        wait_until(lambda s=session: s.holder.status().snapshots_taken == 1)
+        session.holder.finish()
+        assert session.worker is not None
+        session.worker.stop()
+        counts[consent] = db._cursor().execute("SELECT count(*) FROM face_crops WHERE participant_id = ?",
+                                               [session.participant_id]).fetchone()[0]
+    assert counts == {True: 1, False: 0}
+
+
+def test_a_whole_participant_session_without_a_browser(
+        db: Store, classifier: Any, make_campaign: Callable[..., Campaign]) -> None:
+    """Consent, camera check, both ads in the counterbalanced order, ratings: what the page drives."""
+    campaign = make_campaign(exposure_s=2.0, interval_s=0.5)
+    db.add_participant(campaign, "v1")  # someone already took A-B, so this participant gets B-A
+    clock = ManualClock()
+    session = ParticipantSession(campaign, clock=clock)
+    session.consent(db)
+    session.ensure_worker(db, classifier)
+    assert session.flow.order == "BA" and participant_status(db, session.participant_id) == "started"
+    for _ in range(REQUIRED_OK_CHECKS + 2):
+        if session.camera_ready():
+            break
+        clock.advance(0.5)
+        checks = session.holder.status().checks
+        session.on_frame(video_frame(HAPPY))
+        wait_until(lambda c=checks: session.holder.status().checks > c)
+    faces = {"A": HAPPY, "B": SAD}  # the face the participant makes at each ad
+    variants = db.variants(campaign)
+    for expected in ("B", "A"):
+        assert session.flow.step is Step.WATCH and session.flow.variant == expected
+        session.ad_shown()
+        while session.remaining_s(variants[expected]) > 0:
+            session.on_frame(video_frame(faces[expected]))
+            clock.advance(0.25)
+        session.finish_exposure()
+        session.on_frame(video_frame(None))  # while rating, nothing is kept
+        session.rate(db, 4 if expected == "A" else 2, " nice " if expected == "A" else None)
+    assert session.flow.step is Step.DONE and not session.worker.is_alive()  # type: ignore[union-attr]
+    assert participant_status(db, session.participant_id) == "complete"
+    stored = rows(db, session.participant_id)
+    assert [(v, o) for v, o, *_ in stored] == [(v, o) for v in "AB" for o in (0, 500, 1000, 1500)]
+    assert {v: {label for vv, _, _, label, _, _ in stored if vv == v} for v in "AB"} == {"A": {"happy"},
+                                                                                          "B": {"sad"}}
+    feedback = db._cursor().execute("SELECT variant, rating, comment FROM feedback WHERE participant_id = ? "
+                                    "ORDER BY variant", [session.participant_id]).fetchall()
+    assert feedback == [("A", 4, "nice"), ("B", 2, None)]
+
+
+def test_a_campaign_scored_with_other_labels_is_refused_before_any_capture(
+        db: Store, classifier: Any) -> None:
+    campaign = db.create_campaign("Other labels", labels=list(reversed(classifier.labels)))
+    from tests.capture.conftest import png
+
+    db.set_variant(campaign, "A", png(1), "a.png")
+    db.set_variant(campaign, "B", png(2), "b.png")
+    session = ParticipantSession(db.go_live(campaign))
+    session.consent(db)
+    from capture.flow import FlowError
+
+    with pytest.raises(FlowError, match="labels"):
+        session.ensure_worker(db, classifier)
+    assert session.worker is None

@@ -1,0 +1,60 @@
+"""Fixtures of the real-browser tests: a loopback-only network, the app server, Chromium sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import AppServer, FakeCamera, chromium, loopback_namespace, unavailable_reason
+
+
+@pytest.fixture
+def loopback() -> Iterator[None]:
+    """This test's thread (and everything it starts) in a network namespace with only 127.0.0.1."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"browser tests skipped: {reason}")
+    try:
+        namespace = loopback_namespace()
+        namespace.__enter__()
+    except OSError as exc:
+        pytest.skip(f"browser tests skipped: cannot create a network namespace ({exc})")
+    try:
+        yield
+    finally:
+        namespace.__exit__(None, None, None)
+
+
+@pytest.fixture
+def app_server(loopback: None, tmp_path: Path) -> Iterator[Callable[[], AppServer]]:
+    """Starts ``streamlit run app.py`` over ``tmp_path/data`` when called (after the test made its campaign)."""
+    servers: list[AppServer] = []
+
+    def start() -> AppServer:
+        server = AppServer(tmp_path / "data").start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+        print(f"--- server log (tail) ---\n{server.log()}")  # shown by pytest when the test failed
+
+
+@pytest.fixture
+def browser(loopback: None, tmp_path: Path) -> Iterator[Callable[[str, str | None], tuple[Any, FakeCamera]]]:
+    """Opens a headless Chromium whose fake webcam (a .y4m it streams) starts by showing ``fixture``."""
+    drivers: list[Any] = []
+
+    def open_browser(name: str, fixture: str | None) -> tuple[Any, FakeCamera]:
+        camera = FakeCamera(tmp_path / f"{name}.y4m", fixture)
+        driver = chromium(camera.path, tmp_path / f"profile-{name}")
+        drivers.append(driver)
+        return driver, camera
+
+    yield open_browser
+    for driver in drivers:
+        driver.quit()

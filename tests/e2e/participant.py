@@ -1,0 +1,162 @@
+"""One participant in a real browser: the page actions a person would take, through Selenium."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.e2e.harness import FakeCamera, wait_for
+
+# Generous: the first participant of a fresh server waits for the model to load on a busy machine.
+STEP_TIMEOUT_S = 120.0
+# The two ads are told apart by their shape, as a person tells them apart by their look.
+CAMERA_RETRY_S = 2.0
+NO_PICTURE_PATIENCE_S = 15.0
+AD_SHAPES = {"A": (480, 270), "B": (270, 480)}
+
+
+class ParticipantBrowser:
+    """Drives the participate page; ``camera`` is this browser's fake webcam."""
+
+    def __init__(self, driver: Any, url: str, camera: FakeCamera) -> None:
+        self.driver = driver
+        self.url = url
+        self.camera = camera
+        self.ads_seen: list[str] = []
+        self.camera_restarts = 0
+        self._restarted_at = 0.0
+
+    # -- reading the page --------------------------------------------------------------
+
+    def text(self) -> str:
+        from selenium.webdriver.common.by import By
+
+        return str(self.driver.find_element(By.TAG_NAME, "body").text)
+
+    def ad_on_screen(self) -> str | None:
+        """Which ad the page shows now (by the image's shape), or None."""
+        size = self.driver.execute_script(
+            "const i = Array.from(document.images).find(i => i.src.includes('/media/'));"
+            "return i && i.complete && i.naturalWidth ? [i.naturalWidth, i.naturalHeight] : null;")
+        if not size:
+            return None
+        for name, shape in AD_SHAPES.items():
+            if tuple(size) == shape:
+                return name
+        return None
+
+    # -- acting ------------------------------------------------------------------------
+
+    def click(self, xpath: str, what: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        def attempt() -> bool:
+            element = self.driver.find_element(By.XPATH, xpath)
+            if not element.is_enabled():
+                return False
+            element.click()
+            return True
+
+        wait_for(attempt, STEP_TIMEOUT_S, what)
+
+    def click_button(self, label: str) -> None:
+        self.click(f"//button[normalize-space(.)='{label}']", f"the {label!r} button")
+
+    def open(self) -> None:
+        self.driver.get(self.url)
+        wait_for(lambda: "Before we start" in self.text(), STEP_TIMEOUT_S, "the consent page")
+
+    def consent(self) -> None:
+        self.click("//label[.//*[contains(text(), 'agree to take part')]]", "the consent checkbox")
+        self.click_button("Start")
+        wait_for(lambda: "Camera check" in self.text(), STEP_TIMEOUT_S, "the camera check")
+
+    def camera_button(self, click_start: bool = False, click_stop: bool = False) -> str | None:
+        """The label of the camera component's start/stop button (clicking it when asked), or None."""
+        from selenium.webdriver.common.by import By
+
+        frames = self.driver.find_elements(By.CSS_SELECTOR, 'iframe[title*="webrtc_streamer"]')
+        if not frames:
+            return None
+        self.driver.switch_to.frame(frames[0])
+        try:
+            buttons = [b for b in self.driver.find_elements(By.TAG_NAME, "button")
+                       if b.text.strip().lower() in ("start camera", "stop camera")]
+            if not buttons:
+                return None
+            label = str(buttons[0].text.strip().lower())
+            if buttons[0].is_enabled() and ((click_start and label == "start camera")
+                                            or (click_stop and label == "stop camera")):
+                buttons[0].click()
+            return label
+        finally:
+            self.driver.switch_to.default_content()
+
+    def start_camera(self) -> None:
+        """Press Start camera; press it again if the stream did not start (a click on a busy page can be
+        lost, and a person would simply press again)."""
+        wait_for(lambda: self.camera_button(click_start=True), STEP_TIMEOUT_S, "the Start camera button")
+
+    def wait(self, condition: Callable[[], Any], what: str) -> Any:
+        """Poll ``condition`` like a participant: press Start camera again whenever the camera stopped.
+
+        (The page says "Your camera stopped. Please press Start camera below."; under heavy load a
+        stream can drop, see the test module's docstring.)
+        """
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        next_look = time.monotonic() + CAMERA_RETRY_S
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() > next_look:
+                # A stopped camera gets Start; one that "runs" while the page says no picture arrives
+                # is switched off (and on again at the next look).
+                no_picture = ("no picture from your camera" in self.text() or "camera stopped" in self.text()) \
+                    and time.monotonic() - self._restarted_at > NO_PICTURE_PATIENCE_S
+                if self.camera_button(click_start=True, click_stop=no_picture) == "start camera" or no_picture:
+                    self.camera_restarts += 1
+                    self._restarted_at = time.monotonic()
+                next_look = time.monotonic() + CAMERA_RETRY_S
+            time.sleep(0.05)
+        raise AssertionError(f"timed out after {STEP_TIMEOUT_S:.0f} s waiting for {what}")
+
+    def rate(self, value: int, comment: str = "") -> None:
+        self.click(f"//label[.//*[normalize-space(text())='{value}' or starts-with(text(), '{value} -')]]",
+                   f"rating {value}")
+        if comment:
+            from selenium.webdriver.common.by import By
+
+            wait_for(lambda: self.driver.find_element(By.TAG_NAME, "textarea"), STEP_TIMEOUT_S,
+                     "the comment box").send_keys(comment)
+        self.click_button("Continue")
+
+    def take_part(self, react: Callable[[str], str | None], ratings: dict[str, int]) -> str:
+        """The whole session: consent, camera, both ads (``react`` picks the face per ad), ratings.
+
+        Returns the participant code from the thank-you page; a failure says what the page showed.
+        """
+        try:
+            return self._take_part(react, ratings)
+        except Exception as exc:
+            try:
+                shown = self.text()[-1500:]
+            except Exception as inner:  # the browser itself is gone
+                shown = f"(page unreadable: {inner!r})"
+            raise AssertionError(f"{type(exc).__name__}: {str(exc)[:300]}\n--- the page showed ---\n{shown}") from exc
+
+    def _take_part(self, react: Callable[[str], str | None], ratings: dict[str, int]) -> str:
+        self.open()
+        self.consent()
+        self.start_camera()
+        for _ in range(2):
+            ad = self.wait(self.ad_on_screen, f"ad {len(self.ads_seen) + 1}")
+            self.camera.show(react(ad))
+            self.ads_seen.append(ad)
+            self.wait(lambda: "How did this ad make you feel?" in self.text(), "the rating form")
+            self.rate(ratings[ad], comment=f"about ad {ad}")
+        wait_for(lambda: "Thank you!" in self.text(), STEP_TIMEOUT_S, "the thank-you page")
+        from selenium.webdriver.common.by import By
+
+        return str(self.driver.find_element(By.XPATH, "//p[contains(., 'participant code')]//code").text)
