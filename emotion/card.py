@@ -1,6 +1,7 @@
 """The model card: everything needed to use a saved model correctly, kept beside it.
 
-A model folder holds ``model.keras`` and ``card.json``. The card is the one
+A model folder holds ``model.keras`` and ``card.json`` (and, once shipped,
+``model.tflite``, the runtime the app uses). The card is the one
 place where the label order lives; the classifier, the evaluator and the app
 read it from here and never re-type it.
 """
@@ -39,6 +40,8 @@ class ModelCard:
     recipe: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     model_file: str = MODEL_FILE
+    #: The serving runtime's file (``emotion.runtime``), when the model was shipped with one.
+    tflite_file: str | None = None
     created: str = ""
     schema: int = CARD_SCHEMA
 
@@ -92,7 +95,7 @@ def model_id(folder: str | Path) -> str:
     """A short, stable id of a saved model: the folder name plus a hash of its files."""
     folder = Path(folder)
     digest = hashlib.sha256()
-    for name in (MODEL_FILE, CARD_FILE):
+    for name in (MODEL_FILE, "model.tflite", CARD_FILE):
         file = folder / name
         if file.is_file():
             digest.update(file.read_bytes())

@@ -1,7 +1,9 @@
 """The emotion classifier: a saved Keras model plus its model card, from one folder.
 
 ``EmotionClassifier(model_dir)`` loads ``model.keras`` and ``card.json`` and
-refuses a folder whose card and model disagree. ``predict`` scores face crops;
+refuses a folder whose card and model disagree. When the card names a TFLite
+export (``emotion.runtime``, written by ``emotion.ship``), inference runs
+there; otherwise on the Keras graph. ``predict`` scores face crops;
 ``analyze`` runs the whole path from a frame (detect, align, crop, classify).
 
 Thread safety: one instance is shared by every Streamlit session of a server
@@ -13,7 +15,7 @@ call is a few milliseconds, and callers batch where they can.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import numpy as np
 
 from emotion.card import ModelCard, ModelCardError, model_id
 from emotion.faces import AlignedFace, FaceBox, FaceDetector, FaceQuality
+from emotion.runtime import TFLiteRunner
 
 #: The model shipped with the project; every tool's default ``--model``.
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "shipped_model"
@@ -104,12 +107,33 @@ class EmotionClassifier:
             raise ModelCardError(f"card lists {len(self.card.labels)} labels {list(self.card.labels)}, "
                                  f"model outputs {model.output_shape[-1]} classes")
         self._model = model
-        spec = tf.TensorSpec((None, *expected_in[1:]), tf.float32)
-        # One traced graph for every batch size: no retracing, no predict() overhead.
-        self._infer = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        self.runtime = "keras"
+        self._infer: Callable[[np.ndarray], np.ndarray]
+        if self.card.tflite_file:
+            self._infer = self._tflite_runner(expected_in, model.output_shape[-1])
+            self.runtime = "tflite"
+        else:
+            spec = tf.TensorSpec((None, *expected_in[1:]), tf.float32)
+            # One traced graph for every batch size: no retracing, no predict() overhead.
+            graph = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+            self._infer = lambda x: graph(x).numpy()
         self._lock = threading.Lock()
         self.detector = detector or FaceDetector()
         self.model_id = model_id(self.model_dir)
+
+    def _tflite_runner(self, expected_in: tuple[int | None, ...], classes: int) -> TFLiteRunner:
+        """The card's TFLite file, checked against the card like the Keras model."""
+        path = self.model_dir / str(self.card.tflite_file)
+        if not path.is_file():
+            raise ModelCardError(f"runtime file {path} named by the card is missing")
+        try:
+            runner = TFLiteRunner(path)
+        except ValueError as exc:
+            raise ModelCardError(str(exc)) from exc
+        if runner.input_shape[1:] != expected_in[1:] or runner.output_shape[-1] != classes:
+            raise ModelCardError(f"{path.name} takes {runner.input_shape[1:]} and outputs {runner.output_shape[-1]} "
+                                 f"classes; the card says {expected_in[1:]} and {classes}")
+        return runner
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -167,7 +191,7 @@ class EmotionClassifier:
             if flip_average:
                 chunk = np.concatenate([chunk, chunk[:, :, ::-1, :]])
             with self._lock:
-                probs = self._infer(chunk).numpy()
+                probs = self._infer(chunk)
             if flip_average:
                 half = len(probs) // 2
                 probs = (probs[:half] + probs[half:]) / 2.0

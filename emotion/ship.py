@@ -3,7 +3,8 @@
     python -m emotion.ship --run runs/fer7_vgg --data ../shared/datasets/fer2013/fer2013.csv.gz
 
 Copies ``model.keras`` and ``card.json`` from the run folder into
-``--target`` (default ``emotion/shipped_model``), decides test-time flip
+``--target`` (default ``emotion/shipped_model``), exports the serving runtime
+(``model.tflite``, see ``emotion.runtime``), decides test-time flip
 averaging and fits the softmax temperature on PublicTest (the tuning split),
 then measures PrivateTest once and records the numbers, with the confusion matrix, reliability diagram and
 training curves, beside the model.
@@ -21,6 +22,7 @@ from typing import Any
 from emotion.card import MODEL_FILE, ModelCard
 from emotion.classifier import DEFAULT_MODEL_DIR, apply_temperature
 from emotion.evaluate import Evaluation, evaluate_probabilities, fit_temperature, predict_split, run_evaluation
+from emotion.runtime import TFLITE_FILE, export_tflite
 from emotion.train import CURVES_FILE
 
 ARTEFACTS = (MODEL_FILE, CURVES_FILE)
@@ -32,13 +34,20 @@ def summary(result: Evaluation) -> dict[str, Any]:
             "per_class_f1": {k: round(v.f1, 4) for k, v in result.per_class.items()}}
 
 
-def ship(run_dir: Path, data: Path, target: Path = DEFAULT_MODEL_DIR) -> ModelCard:
-    """Copy a run's model into ``target``, tune flip and temperature on PublicTest, measure PrivateTest once."""
-    card = replace(ModelCard.load(run_dir), temperature=1.0, test_time_flip=False)
+def ship(run_dir: Path, data: Path, target: Path = DEFAULT_MODEL_DIR, *, tflite: bool = True) -> ModelCard:
+    """Copy a run's model into ``target``, export its TFLite runtime, tune flip and temperature on
+    PublicTest, measure PrivateTest once (through the runtime the app will use)."""
+    import keras
+
+    card = replace(ModelCard.load(run_dir), temperature=1.0, test_time_flip=False, tflite_file=None)
     target.mkdir(parents=True, exist_ok=True)
     for name in ARTEFACTS:
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, target / name)
+    (target / TFLITE_FILE).unlink(missing_ok=True)
+    if tflite:
+        export_tflite(keras.models.load_model(target / MODEL_FILE, compile=False), target / TFLITE_FILE)
+        card = replace(card, tflite_file=TFLITE_FILE)
     card.save(target)
 
     # Everything below is tuned on PublicTest only: flip averaging if it helps
@@ -67,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", required=True, type=Path, help="a training output directory")
     p.add_argument("--data", required=True, type=Path, help="the FER2013 CSV")
     p.add_argument("--target", type=Path, default=DEFAULT_MODEL_DIR)
+    p.add_argument("--keras-runtime", action="store_true",
+                   help="serve the Keras graph instead of the (faster) quantised TFLite export")
     args = p.parse_args(argv)
     try:
-        card = ship(args.run, args.data, args.target)
+        card = ship(args.run, args.data, args.target, tflite=not args.keras_runtime)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,41 @@
+"""Promoting a run with ``emotion.ship``: runtime export, PublicTest tuning, PrivateTest measured once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+
+from emotion.card import ModelCard
+from emotion.classifier import EmotionClassifier
+from emotion.data import FER2013_LABELS
+from emotion.runtime import TFLITE_FILE
+from emotion.ship import ship
+from tests.emotion.helpers import all_faces
+from tests.emotion.test_data import write_csv
+from tests.emotion.test_ensemble import member
+
+
+@pytest.fixture(scope="module")
+def fixture_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 42 fixture faces as a FER2013 CSV, alternately PublicTest and PrivateTest."""
+    rows = [(FER2013_LABELS.index(label), cv2.imread(str(path), cv2.IMREAD_GRAYSCALE),
+             ("PublicTest", "PrivateTest")[i % 2]) for i, (label, path) in enumerate(all_faces())]
+    return write_csv(tmp_path_factory.mktemp("csv") / "fer.csv", rows)
+
+
+def test_ship_exports_the_runtime_and_measures_through_it(fixture_csv: Path, tmp_path: Path) -> None:
+    run = member(tmp_path / "run", seed=5)
+    card = ship(run, fixture_csv, tmp_path / "shipped")
+    assert card.tflite_file == TFLITE_FILE and (tmp_path / "shipped" / TFLITE_FILE).is_file()
+    assert ModelCard.load(tmp_path / "shipped") == card
+    assert card.metrics["private_test"]["n"] == 21 and card.metrics["public_test"]["n"] == 21
+    assert card.temperature > 0 and isinstance(card.test_time_flip, bool)
+    assert (tmp_path / "shipped" / "confusion_matrix.png").is_file()
+    assert EmotionClassifier(tmp_path / "shipped").runtime == "tflite"
+
+    # Shipping again with the Keras runtime removes the stale export and its card entry.
+    keras_card = ship(run, fixture_csv, tmp_path / "shipped", tflite=False)
+    assert keras_card.tflite_file is None and not (tmp_path / "shipped" / TFLITE_FILE).exists()
+    assert EmotionClassifier(tmp_path / "shipped").runtime == "keras"
