@@ -16,6 +16,12 @@ from typing import Any
 
 import streamlit as st
 
+# aiortc's SRTP binding (pylibsrtp, under streamlit-webrtc) kills the server process with a
+# segmentation fault when it is first imported after TensorFlow (TensorFlow's global crypto
+# symbols clash with its own), so the WebRTC stack is imported with this module, before any
+# page can load the model.
+import streamlit_webrtc  # noqa: F401
+
 from campaigns.simulate import SimulationConfig, simulate
 from campaigns.store import Store
 from emotion.card import ModelCard, ModelCardError
@@ -141,13 +147,6 @@ def campaign_labels() -> tuple[str, ...]:
 
 
 # --- participant flow ---
-# aiortc's SRTP binding (pylibsrtp, under streamlit-webrtc) kills the server process with a
-# segmentation fault when it is first imported after TensorFlow (TensorFlow's global crypto
-# symbols clash with its own), so the WebRTC stack is imported with this module, before any
-# page can load the model.
-import streamlit_webrtc  # noqa: E402, F401
-
-
 def participant_session(campaign: Any) -> Any:
     """This browser session's ParticipantSession for ``campaign`` (made on first use, kept under PARTICIPANT_FLOW)."""
     from capture.session import ParticipantSession

@@ -100,7 +100,8 @@ def show_card(card: ModelCard, folder: Path) -> None:
         st.warning("The model card has no PrivateTest evaluation; run `python -m emotion.evaluate`.")
     st.markdown(f"**Architecture** `{card.architecture}` · input {card.input_size}×{card.input_size} "
                 f"{card.color_mode} · **labels** {', '.join(card.labels)} · temperature {card.temperature:g}"
-                f" · mirror averaging {'on' if card.test_time_flip else 'off'}")
+                f" · mirror averaging {'on' if card.test_time_flip else 'off'} · runtime "
+                f"{'TFLite, int8 weights' if card.tflite_file else 'Keras'}")
     f1 = per_class_f1(card)
     if not f1.empty:
         st.plotly_chart(go.Figure(go.Bar(x=f1["emotion"], y=f1["F1"])).update_layout(
