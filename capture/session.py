@@ -70,13 +70,17 @@ class ParticipantSession:
 
     # -- capture --------------------------------------------------------------
 
+    def check_classifier(self, classifier: Any) -> None:
+        """Raise FlowError unless ``classifier`` predicts the labels this campaign is scored with."""
+        if tuple(classifier.labels) != tuple(self.campaign.labels):
+            raise FlowError(f"this campaign is scored with labels {list(self.campaign.labels)} but the "
+                            f"installed model predicts {list(classifier.labels)}")
+
     def ensure_worker(self, store: Store, classifier: Any) -> None:
         """Start (or restart, after it gave up on a silent camera) this participant's inference worker."""
         if self.participant is None or self.flow.finished:
             return
-        if tuple(classifier.labels) != tuple(self.campaign.labels):
-            raise FlowError(f"this campaign is scored with labels {list(self.campaign.labels)} but the "
-                            f"installed model predicts {list(classifier.labels)}")
+        self.check_classifier(classifier)
         if self.worker is not None and self.worker.is_alive():
             return
         if self.worker is not None and self.worker.abandoned:

@@ -145,12 +145,17 @@ class InferenceWorker:
         except CampaignError as exc:  # e.g. the campaign was closed meanwhile: nothing of the batch is stored
             log.warning("participant %s: %d snapshots not stored: %s", self.participant_id, len(batch), exc)
             self._holder.record_error(f"{len(batch)} snapshots were not stored: {exc}")
+        except Exception as exc:  # e.g. a disk error: count it and keep capturing, the next batch may land
+            log.exception("participant %s: %d snapshots not stored", self.participant_id, len(batch))
+            self._holder.record_error(f"{len(batch)} snapshots were not stored: {exc}")
 
     def _gone_quiet(self) -> bool:
         status = self._holder.status()
         if status.finished:
             return False
-        last = status.last_frame_at if status.last_frame_at is not None else self._started_at
+        # The holder outlives a worker: a restarted worker counts quiet time from its own start too,
+        # not from a frame the previous worker saw minutes ago.
+        last = max(status.last_frame_at or 0.0, self._started_at)
         return self._holder.clock() - last > self._abandon_after_s
 
     def _abandon(self) -> None:

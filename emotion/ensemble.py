@@ -68,7 +68,7 @@ def make_ensemble(run_dirs: list[Path], output_dir: Path) -> ModelCard:
     members = [{"run": str(d), "architecture": c.architecture, "recipe": c.recipe,
                 "training_metrics": c.metrics} for d, c in zip(run_dirs, cards, strict=True)]
     card = replace(first, architecture=f"ensemble of {len(cards)} x {first.architecture} (mean probability)",
-                   recipe={"ensemble": members}, metrics={}, temperature=1.0, test_time_flip=False,
+                   recipe={"ensemble": members}, metrics={}, temperature=1.0, test_time_flip=False, tflite_file=None,
                    created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S%z"))
     card.save(output_dir)
     return card

@@ -14,6 +14,7 @@ from campaigns.errors import CampaignClosedError, CampaignError, CampaignStateEr
 from campaigns.types import Campaign, Variant
 from capture.flow import PRELOAD_IMAGE, FlowError, Step, camera_advice, scale_label
 from capture.rtc import RtcConfigError, camera
+from emotion.card import ModelCardError
 
 
 def open_campaign() -> Campaign:
@@ -48,9 +49,17 @@ def consent_step() -> None:
     left, right = st.columns(2)
     if left.button("Start", type="primary", disabled=not agree):
         try:
+            # The model is loaded and checked before anything is stored, so a broken install
+            # never leaves a participant record behind.
+            with st.spinner("Preparing the camera check..."):
+                session.check_classifier(classifier())
             session.consent(store(), crop_consent=bool(crops))
         except CampaignError:
             st.error("Sorry, this study just stopped taking participants. Nothing was stored.")
+            st.stop()
+        except (ModelCardError, OSError, FlowError) as exc:
+            st.error(f"Sorry, this study cannot start right now; nothing was stored. Please tell the organisers: "
+                     f"{exc}")
             st.stop()
         st.rerun()
     if right.button("No, thanks"):
@@ -81,10 +90,15 @@ def countdown(variant: Variant) -> None:
 
 
 def watch_step() -> None:
-    variant = store().variants(session.campaign)[session.flow.variant]
-    media = store().variant_media(session.campaign, variant.name)
+    try:
+        variant = store().variants(session.campaign)[session.flow.variant]
+        media = store().variant_media(session.campaign, variant.name)
+    except CampaignError as exc:
+        st.error(f"Sorry, this ad cannot be shown right now. Please tell the organisers: {exc}")
+        st.stop()
     if variant.kind == "video":
-        st.video(media, format=variant.mime, autoplay=True)
+        # Muted: browsers block autoplay with sound, and a paused video would be tagged as watched.
+        st.video(media, format=variant.mime, autoplay=True, muted=True)
     else:
         st.image(media, width="stretch")
     session.ad_shown()
@@ -119,7 +133,7 @@ if session.flow.step in (Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE):
             with st.spinner("Preparing the camera check..."):
                 session.ensure_worker(store(), classifier())
             camera(session.on_frame, playing=False if session.flow.step is Step.DONE else None)
-        except (RtcConfigError, CampaignError, FlowError) as exc:
+        except (RtcConfigError, CampaignError, FlowError, ModelCardError, OSError) as exc:
             st.error(f"The camera cannot be used for this study right now. Please tell the organisers: {exc}")
             st.stop()
 with body:

@@ -117,6 +117,23 @@ def test_consenting_registers_the_participant_and_opens_the_camera_check(
     assert "Waiting for the first picture" in page_text(app)
 
 
+def test_a_campaign_the_installed_model_cannot_score_stores_nothing(
+        new_app: Callable[..., AppTest], app_store: Store) -> None:
+    """A campaign scored with another model's labels (the model was replaced since): a clear message
+    at consent, and no participant record left behind."""
+    made = app_store.create_campaign("Other labels", labels=("happy", "sad"))
+    app_store.set_variant(made, "A", png(60), "a.png")
+    app_store.set_variant(made, "B", png(190), "b.png")
+    made = app_store.go_live(made)
+    app = opened(new_app, made)
+    app.checkbox[0].check().run()
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert "cannot start right now; nothing was stored" in app.error[0].value
+    assert "happy" in app.error[0].value and "installed model" in app.error[0].value
+    assert participants(app_store, made) == []
+
+
 def test_a_campaign_that_keeps_face_crops_asks_for_a_second_tick(
         new_app: Callable[..., AppTest], app_store: Store, campaign: Callable[..., Campaign]) -> None:
     made = campaign(keep_face_crops=True)

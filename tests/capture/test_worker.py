@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -186,3 +187,21 @@ def test_a_campaign_scored_with_other_labels_is_refused_before_any_capture(
     with pytest.raises(FlowError, match="labels"):
         session.ensure_worker(db, classifier)
     assert session.worker is None
+
+
+def test_a_restarted_worker_counts_quiet_time_from_its_own_start(
+        db: Store, classifier: Any, make_campaign: Callable[..., Campaign]) -> None:
+    """The participant stopped the camera for minutes (say, writing a comment), then a new worker starts:
+    it must wait for frames, not give up at once because the old worker's last frame is old."""
+    participant = db.add_participant(make_campaign(), "v1")
+    clock = ManualClock()
+    holder, frames = CaptureHolder(clock=clock), FrameQueue()
+    frame_callback(holder, frames)(video_frame(HAPPY))  # a frame seen long ago
+    clock.advance(300)
+    worker = InferenceWorker(participant_id=participant.id, frames=frames, holder=holder, store=db,
+                             classifier=classifier, flush_s=0.05, abandon_after_s=120.0).start()
+    time.sleep(0.5)  # ten idle checks
+    assert worker.is_alive() and not worker.abandoned
+    clock.advance(121)  # now the new worker itself has heard nothing for too long
+    wait_until(lambda: not worker.is_alive(), timeout=10)
+    assert worker.abandoned and participant_status(db, participant.id) == "abandoned"
