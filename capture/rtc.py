@@ -48,6 +48,10 @@ class RtcConfigError(ValueError):
     """The ICE server setting is not a list of {urls, username?, credential?} entries."""
 
 
+class CameraTimeoutError(RuntimeError):
+    """The server did not answer the browser's camera connection in time (a busy server); try again."""
+
+
 def parse_ice_servers(value: Any, source: str = ICE_SERVERS_ENV) -> list[dict[str, Any]]:
     """Validate ICE servers given as JSON text or already-parsed data; raise RtcConfigError with the reason."""
     if isinstance(value, str):
@@ -137,9 +141,11 @@ def camera(callback: Callable[[Any], Any], *, playing: bool | None = None,
     """Render the participant's camera component (one key for the whole flow); returns its context.
 
     ``playing=False`` stops the camera (after the last ad). Returns None without a browser session
-    (AppTest drives the frame callback itself). Raises RtcConfigError for a bad ICE setting.
+    (AppTest drives the frame callback itself). Raises RtcConfigError for a bad ICE setting and
+    CameraTimeoutError when the connection could not be answered in time.
     """
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
+    from streamlit_webrtc.webrtc import SignallingTimeoutError
 
     from capture.patches import install_loopback_ice, install_start_race_fix
 
@@ -149,13 +155,19 @@ def camera(callback: Callable[[Any], Any], *, playing: bool | None = None,
     install_start_race_fix()
     if loopback_ice_enabled():
         install_loopback_ice()
-    return webrtc_streamer(
-        key=CAMERA_KEY,
-        mode=WebRtcMode.SENDONLY,
-        rtc_configuration=config,
-        media_stream_constraints=MEDIA_CONSTRAINTS,
-        video_frame_callback=callback,
-        desired_playing_state=playing,
-        translations=cast(Any, TRANSLATIONS),  # a plain dict of the Translations keys
-        video_html_attrs={"autoPlay": True, "muted": True, "style": {"width": "240px"}},
-    )
+    try:
+        return webrtc_streamer(
+            key=CAMERA_KEY,
+            mode=WebRtcMode.SENDONLY,
+            rtc_configuration=config,
+            media_stream_constraints=MEDIA_CONSTRAINTS,
+            video_frame_callback=callback,
+            desired_playing_state=playing,
+            translations=cast(Any, TRANSLATIONS),  # a plain dict of the Translations keys
+            video_html_attrs={"autoPlay": True, "muted": True, "style": {"width": "240px"}},
+        )
+    except SignallingTimeoutError as exc:
+        # streamlit-webrtc answers the browser's offer within a fixed 10 s; on a busy server that can
+        # run out, and its exception would abort the whole script run - and with it the page's
+        # timers, freezing the page. The caller tells the participant to press Start again.
+        raise CameraTimeoutError(str(exc)) from exc

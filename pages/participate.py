@@ -13,7 +13,7 @@ from app_state import TOKEN_PARAM, classifier, participant_session, store
 from campaigns.errors import CampaignClosedError, CampaignError, CampaignStateError
 from campaigns.types import Campaign, Variant
 from capture.flow import PRELOAD_IMAGE, FlowError, Step, camera_advice, scale_label
-from capture.rtc import RtcConfigError, camera
+from capture.rtc import CameraTimeoutError, RtcConfigError, camera
 from emotion.card import ModelCardError
 
 
@@ -133,6 +133,8 @@ if session.flow.step in (Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE):
             with st.spinner("Preparing the camera check..."):
                 session.ensure_worker(store(), classifier())
             camera(session.on_frame, playing=False if session.flow.step is Step.DONE else None)
+        except CameraTimeoutError:
+            st.warning("Connecting your camera took too long. Please press **Stop camera**, then **Start camera**.")
         except (RtcConfigError, CampaignError, FlowError, ModelCardError, OSError) as exc:
             st.error(f"The camera cannot be used for this study right now. Please tell the organisers: {exc}")
             st.stop()

@@ -9,12 +9,17 @@ from typing import Any
 from tests.e2e.harness import FakeCamera, wait_for
 
 # Generous: the first participant of a fresh server waits for the model to load on a busy machine.
-STEP_TIMEOUT_S = 120.0
+STEP_TIMEOUT_S = 180.0
 # The two ads are told apart by their shape, as a person tells them apart by their look.
 CAMERA_RETRY_S = 2.0
-NO_PICTURE_PATIENCE_S = 15.0
+# A camera connection on a loaded 2-core machine was seen to take 6-10 s before the first frame:
+# restarting sooner than this would cut every new connection off before it delivers.
+NO_PICTURE_PATIENCE_S = 30.0
+#: What the page shows while no camera picture arrives (the last: still waiting for the first one).
+NO_PICTURE_SIGNS = ("no picture from your camera", "camera stopped", "Waiting for the first picture")
 AD_SHAPES = {"A": (480, 270), "B": (270, 480)}
 RATING_QUESTION = "How did this ad make you feel?"
+RATING_RETRY_S = 15.0
 MISSED = "missed"
 
 
@@ -27,6 +32,7 @@ class ParticipantBrowser:
         self.camera = camera
         self.ads_seen: list[str] = []
         self.camera_restarts = 0
+        self.rating_retries = 0
         self._restarted_at = 0.0
 
     # -- reading the page --------------------------------------------------------------
@@ -115,7 +121,8 @@ class ParticipantBrowser:
             if time.monotonic() > next_look:
                 # A stopped camera gets Start; one that "runs" while the page says no picture arrives
                 # is switched off (and on again at the next look).
-                no_picture = ("no picture from your camera" in self.text() or "camera stopped" in self.text()) \
+                text = self.text()
+                no_picture = any(sign in text for sign in NO_PICTURE_SIGNS) \
                     and time.monotonic() - self._restarted_at > NO_PICTURE_PATIENCE_S
                 if self.camera_button(click_start=True, click_stop=no_picture) == "start camera" or no_picture:
                     self.camera_restarts += 1
@@ -125,17 +132,33 @@ class ParticipantBrowser:
         raise AssertionError(f"timed out after {STEP_TIMEOUT_S:.0f} s waiting for {what}")
 
     def rate(self, value: int, position: int, comment: str = "") -> None:
-        """Answer the rating form of the ``position``-th ad (1 or 2) and submit it."""
-        self.click(f"//label[.//*[normalize-space(text())='{value}' or starts-with(text(), '{value} -')]]",
-                   f"rating {value}")
-        if comment:
-            from selenium.webdriver.common.by import By
+        """Answer the rating form of the ``position``-th ad (1 or 2), submit it, and wait for the next step.
 
-            wait_for(lambda: self.driver.find_element(By.TAG_NAME, "textarea"), STEP_TIMEOUT_S,
-                     "the comment box").send_keys(comment)
-        self.click_button("Continue")
-        # Wait until the page has left this rating step (so the next step never sees this form again).
-        self.wait(lambda: f"Your view of ad {position}" not in self.text(), f"the page after rating ad {position}")
+        A click on a page that is re-rendering can be lost; like a person, the participant then picks
+        the answer and presses Continue again (a form that still shows this step is answered again).
+        """
+        from selenium.webdriver.common.by import By
+
+        # Only positive signs of a later step count (a page mid-render can lack any text for a moment).
+        later = ("Ad 2 of 2", "Your view of ad 2", "Thank you!") if position == 1 else ("Thank you!",)
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            self.click(f"//label[.//*[normalize-space(text())='{value}' or starts-with(text(), '{value} -')]]",
+                       f"rating {value}")
+            if comment:
+                box = wait_for(lambda: self.driver.find_element(By.TAG_NAME, "textarea"), STEP_TIMEOUT_S,
+                               "the comment box")
+                box.clear()
+                box.send_keys(comment)
+            self.click_button("Continue")
+            answered = time.monotonic() + RATING_RETRY_S
+            while time.monotonic() < answered:
+                text = self.text()
+                if any(sign in text for sign in later):
+                    return
+                time.sleep(0.1)
+            self.rating_retries += 1
+        raise AssertionError(f"rating ad {position} was not accepted in {STEP_TIMEOUT_S:.0f} s")
 
     def take_part(self, react: Callable[[str], str | None], ratings: dict[str, int]) -> str:
         """The whole session: consent, camera, both ads (``react`` picks the face per ad), ratings.
@@ -169,4 +192,6 @@ class ParticipantBrowser:
         wait_for(lambda: "Thank you!" in self.text(), STEP_TIMEOUT_S, "the thank-you page")
         from selenium.webdriver.common.by import By
 
-        return str(self.driver.find_element(By.XPATH, "//p[contains(., 'participant code')]//code").text)
+        code = wait_for(lambda: self.driver.find_element(By.XPATH, "//p[contains(., 'participant code')]//code"),
+                        STEP_TIMEOUT_S, "the participant code")
+        return str(code.text)
