@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from emotion.runtime import TFLITE_FILE
+
 CARD_FILE = "card.json"
 MODEL_FILE = "model.keras"
 CARD_SCHEMA = 1
@@ -95,7 +97,7 @@ def model_id(folder: str | Path) -> str:
     """A short, stable id of a saved model: the folder name plus a hash of its files."""
     folder = Path(folder)
     digest = hashlib.sha256()
-    for name in (MODEL_FILE, "model.tflite", CARD_FILE):
+    for name in (MODEL_FILE, TFLITE_FILE, CARD_FILE):
         file = folder / name
         if file.is_file():
             digest.update(file.read_bytes())
