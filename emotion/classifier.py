@@ -106,10 +106,11 @@ class EmotionClassifier:
         if model.output_shape[-1] != len(self.card.labels):
             raise ModelCardError(f"card lists {len(self.card.labels)} labels {list(self.card.labels)}, "
                                  f"model outputs {model.output_shape[-1]} classes")
-        self._model = model
         self.runtime = "keras"
         self._infer: Callable[[np.ndarray], np.ndarray]
         if self.card.tflite_file:
+            # The Keras model served only to check the card; the runtime file does the work, so the
+            # Keras model is not kept (the graph below holds it in the Keras case).
             self._infer = self._tflite_runner(expected_in, model.output_shape[-1])
             self.runtime = "tflite"
         else:
