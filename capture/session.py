@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 #: Seconds without any camera frame (while the camera should run) before the page says so.
 NO_PICTURE_AFTER_S = 10.0
+#: Seconds without a frame before the page switches a camera that worked before off and on again
+#: itself (a new connection on a busy machine was seen to take 6-10 s before its first frame).
+RESTART_SILENT_AFTER_S = 20.0
+#: How long such a restart keeps the camera off, so the browser sees "off" before "on" again.
+RESTART_OFF_S = 2.0
 
 
 class ParticipantSession:
@@ -40,6 +45,8 @@ class ParticipantSession:
         self.worker: InferenceWorker | None = None
         self._clock = clock
         self._camera_since: float | None = None
+        self._off_until: float | None = None
+        self.camera_restarts = 0
 
     @property
     def campaign_id(self) -> int:
@@ -99,11 +106,49 @@ class ParticipantSession:
     def dropped(self) -> int:
         return self.frames.dropped
 
-    def no_picture(self) -> bool:
-        """True when the camera should run but has sent no frame for a while (denied, missing or stopped)."""
-        status = self.holder.status()
-        since = status.last_frame_at if status.last_frame_at is not None else self._camera_since
-        return since is not None and self._clock() - since > NO_PICTURE_AFTER_S
+    def no_picture(self, after_s: float = NO_PICTURE_AFTER_S) -> bool:
+        """True when the camera should run but has sent no frame for ``after_s`` (denied, missing or
+        stopped), counted from its last frame or from the last (re)start the page asked for."""
+        if self._off_until is not None:
+            return False  # switched off on purpose for a moment
+        times = [t for t in (self.holder.status().last_frame_at, self._camera_since) if t is not None]
+        return bool(times) and self._clock() - max(times) > after_s
+
+    def camera_playing(self) -> bool | None:
+        """The camera state the page asks the browser for in this run.
+
+        ``None`` (the participant's own Start/Stop buttons and camera choice) during the camera
+        check: starting the camera is the participant's decision and asks for the browser's
+        permission. From the first ad on (the camera check passed, so the camera works) ``True``: a
+        connection that drops is reconnected by the browser without anyone pressing a button (a
+        person would otherwise lose seconds of the ad, or the whole ad, to a dropped stream).
+        ``False`` for a moment while a silent camera is restarted, and once the flow ended.
+        """
+        if self.flow.step is Step.CAMERA:
+            return None
+        if self.flow.step not in (Step.WATCH, Step.RATE):
+            return False
+        return self._off_until is None
+
+    def restart_silent_camera(self) -> bool:
+        """Called by the page's timers. Switches a camera that worked before but sent nothing for
+        RESTART_SILENT_AFTER_S off and, RESTART_OFF_S later, on again (a connection can stay up
+        without delivering, or hang while it is set up). True when the camera state changed, so the
+        page reruns in full to pass the new state to the browser."""
+        now = self._clock()
+        if self._off_until is not None:
+            if now < self._off_until:
+                return False
+            self._off_until = None
+            self._camera_since = now  # the new connection gets its own time to deliver
+            return True
+        if self.camera_playing() is not True or not self.no_picture(RESTART_SILENT_AFTER_S):
+            return False
+        self._off_until = now + RESTART_OFF_S
+        self.camera_restarts += 1
+        log.info("participant %s: no picture for %.0f s, restarting the camera (restart %d)",
+                 self.participant.id if self.participant else "-", RESTART_SILENT_AFTER_S, self.camera_restarts)
+        return True
 
     # -- the ads ----------------------------------------------------------------
 
@@ -152,6 +197,6 @@ class ParticipantSession:
             self.worker.stop()
         store.mark_participant(self.participant_id, "complete")
         status = self.holder.status()
-        log.info("participant %s complete: %d frames seen, %d snapshots taken, %d stored, %d dropped, %d errors",
-                 self.participant_id, status.frames_seen, status.snapshots_taken, status.snapshots_stored,
-                 self.frames.dropped, status.errors)
+        log.info("participant %s complete: %d frames seen, %d snapshots taken, %d stored, %d dropped, %d errors, "
+                 "%d camera restarts by the page", self.participant_id, status.frames_seen, status.snapshots_taken,
+                 status.snapshots_stored, self.frames.dropped, status.errors, self.camera_restarts)

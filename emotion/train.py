@@ -10,6 +10,12 @@ without optimizer state), ``card.json`` (labels and recipe), ``history.csv``,
 ``training_curves.png`` and, while running, ``last.keras`` + ``state.json`` so
 ``--resume`` continues from the last finished epoch after a crash or a kill (or
 extends a finished run when ``--epochs`` is raised).
+
+Distillation: ``--teacher DIR`` (a saved model folder, e.g. an ensemble made by
+``python -m emotion.ensemble``) turns each training target into
+``alpha * one_hot(label) + (1 - alpha) * teacher(augmented image)``, so one
+network can learn what several networks agree on; ``--init-from DIR`` starts
+from a trained model's weights instead of a random initialisation.
 """
 
 from __future__ import annotations
@@ -67,6 +73,12 @@ class TrainConfig:
     warmup_epochs: int = 3  # mobilenet_v2: head-only epochs before fine-tuning
     fine_tune_learning_rate: float = 1e-4
     max_train_samples: int | None = None
+    #: Distillation: a model folder whose probabilities become (part of) the training targets.
+    teacher: Path | None = None
+    #: Weight of the true label in a distilled target; the teacher gets ``1 - distill_alpha``.
+    distill_alpha: float = 0.3
+    #: Start from this model folder's weights (same architecture and labels).
+    init_from: Path | None = None
     seed: int = 0
     resume: bool = False
     verbose: int = 2
@@ -82,6 +94,8 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be 'plateau' or 'cosine', got {self.lr_schedule!r}")
         if not 0.0 <= self.label_smoothing < 0.5:
             raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        if not 0.0 <= self.distill_alpha <= 1.0:
+            raise ValueError(f"distill_alpha must be in [0, 1], got {self.distill_alpha}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
 
@@ -155,8 +169,12 @@ def make_augmenter(config: TrainConfig) -> Any:
 
 
 def make_tf_dataset(data: FaceDataset, batch_size: int, *, augment: Any = None,
-                    shuffle: bool = False, seed: int = 0, one_hot: bool = False) -> Any:
-    """Batches of float32 ``(n, h, w, 1)`` crops in 0..255 with integer (or one-hot) labels."""
+                    shuffle: bool = False, seed: int = 0, one_hot: bool = False,
+                    teacher: Any = None, distill_alpha: float = 0.3) -> Any:
+    """Batches of float32 ``(n, h, w, 1)`` crops in 0..255 with integer (or one-hot) labels.
+
+    With a ``teacher`` model the labels are soft: ``distill_alpha`` of the one-hot label plus
+    the rest of the teacher's probabilities for the same augmented batch."""
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((data.images[..., None], data.labels))
@@ -169,6 +187,9 @@ def make_tf_dataset(data: FaceDataset, batch_size: int, *, augment: Any = None,
         x = tf.cast(x, tf.float32)
         if augment is not None:
             x = augment(x, training=True)
+        if teacher is not None:
+            soft = tf.cast(teacher(x, training=False), tf.float32)
+            return x, distill_alpha * tf.one_hot(y, depth) + (1.0 - distill_alpha) * soft
         return x, (tf.one_hot(y, depth) if one_hot else y)
 
     return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
@@ -188,13 +209,14 @@ def build_for_config(config: TrainConfig, num_classes: int) -> Any:
     return build_model(config.architecture, **kwargs)
 
 
-def compile_model(model: Any, learning_rate: float, label_smoothing: float = 0.0) -> None:
-    """Adam + cross-entropy. Label smoothing needs one-hot labels (Keras' sparse loss has
-    no smoothing), so the datasets switch to one-hot when it is on."""
+def compile_model(model: Any, learning_rate: float, label_smoothing: float = 0.0, *,
+                  one_hot: bool = False) -> None:
+    """Adam + cross-entropy. Label smoothing and distillation need one-hot (or soft) labels
+    (Keras' sparse loss has neither), so the datasets switch to one-hot when either is on."""
     import keras
 
     loss: Any = (keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
-                 if label_smoothing else keras.losses.SparseCategoricalCrossentropy())
+                 if label_smoothing or one_hot else keras.losses.SparseCategoricalCrossentropy())
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
 
 
@@ -256,13 +278,17 @@ def train(config: TrainConfig) -> TrainResult:
         log.info("resuming after epoch %d from %s", start_epoch, last_path)
     else:
         model = build_for_config(config, len(train_set.label_names))
+        if config.init_from is not None:
+            _copy_weights(model, Path(config.init_from), train_set.label_names)
         model = _prepare_phase(model, config, start_epoch, fresh=True)
 
     history = _read_history(history_path)
     best_val_loss = min(history.get("val_loss", [math.inf]))
-    one_hot = config.label_smoothing > 0
+    one_hot = config.label_smoothing > 0 or config.teacher is not None
+    teacher = _load_teacher(Path(config.teacher), train_set.label_names) if config.teacher else None
     train_ds = make_tf_dataset(train_set, config.batch_size, augment=make_augmenter(config),
-                               shuffle=True, seed=config.seed, one_hot=one_hot)
+                               shuffle=True, seed=config.seed, one_hot=one_hot, teacher=teacher,
+                               distill_alpha=config.distill_alpha)
     val_ds = make_tf_dataset(val_set, max(config.batch_size, 128), one_hot=one_hot)
 
     epoch = start_epoch
@@ -279,7 +305,7 @@ def train(config: TrainConfig) -> TrainResult:
 
     history = _read_history(history_path)
     best = _export_best(out)
-    compile_model(best, config.learning_rate, config.label_smoothing)
+    compile_model(best, config.learning_rate, config.label_smoothing, one_hot=one_hot)
     val_loss, val_acc = best.evaluate(make_tf_dataset(val_set, 256, one_hot=one_hot), verbose=0)
     card = card.with_metrics(validation_loss=float(val_loss), validation_accuracy=float(val_acc),
                              epochs_run=len(history.get("loss", [])))
@@ -293,7 +319,13 @@ def _recipe(config: TrainConfig) -> dict[str, Any]:
     for key in ("data", "output_dir", "val_data", "resume", "verbose"):
         recipe.pop(key)
     recipe["optimizer"] = "adam"
-    recipe["loss"] = "categorical_crossentropy" if config.label_smoothing else "sparse_categorical_crossentropy"
+    distilled = config.teacher is not None
+    recipe["loss"] = ("categorical_crossentropy" if config.label_smoothing or distilled
+                      else "sparse_categorical_crossentropy")
+    for key in ("teacher", "init_from"):
+        recipe[key] = None if recipe[key] is None else str(recipe[key])
+    if not distilled:
+        recipe.pop("distill_alpha")
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in recipe.items()}
 
 
@@ -307,8 +339,35 @@ def _prepare_phase(model: Any, config: TrainConfig, epoch: int, *, fresh: bool) 
         if not warm:
             lr = config.fine_tune_learning_rate
     if fresh or config.architecture == "mobilenet_v2":
-        compile_model(model, lr, config.label_smoothing)
+        compile_model(model, lr, config.label_smoothing, one_hot=config.teacher is not None)
     return model
+
+
+def _load_saved(folder: Path, labels: tuple[str, ...], role: str) -> Any:
+    """The Keras model saved in ``folder`` (a run or a shipped model), checked against ``labels``."""
+    import keras
+
+    card = ModelCard.load(folder)
+    if tuple(card.labels) != tuple(labels):
+        raise ValueError(f"the {role} in {folder} has labels {card.labels}, the training data "
+                         f"{labels}")
+    return keras.models.load_model(folder / card.model_file, compile=False, safe_mode=False)
+
+
+def _load_teacher(folder: Path, labels: tuple[str, ...]) -> Any:
+    teacher = _load_saved(folder, labels, "teacher")
+    teacher.trainable = False
+    return teacher
+
+
+def _copy_weights(model: Any, folder: Path, labels: tuple[str, ...]) -> None:
+    source = _load_saved(folder, labels, "--init-from model")
+    try:
+        model.set_weights(source.get_weights())
+    except ValueError as exc:
+        raise ValueError(f"--init-from {folder}: its layers do not match the architecture being "
+                         f"trained ({exc})") from None
+    log.info("weights initialised from %s", folder)
 
 
 def _save_state_callback(out: Path) -> Any:
@@ -438,6 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-epochs", type=int, default=3)
     p.add_argument("--fine-tune-learning-rate", type=float, default=1e-4)
     p.add_argument("--max-train-samples", type=int)
+    p.add_argument("--teacher", type=Path,
+                   help="distil from this model folder (its probabilities join the targets)")
+    p.add_argument("--distill-alpha", type=float, default=0.3,
+                   help="weight of the true label in a distilled target (default 0.3)")
+    p.add_argument("--init-from", type=Path, help="start from this model folder's weights")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from the last finished epoch")
     return p
@@ -457,7 +521,9 @@ def main(argv: list[str] | None = None) -> int:
             widths=tuple(args.widths) if args.widths else None,
             backbone_weights=args.backbone_weights, backbone_size=args.backbone_size,
             warmup_epochs=args.warmup_epochs, fine_tune_learning_rate=args.fine_tune_learning_rate,
-            max_train_samples=args.max_train_samples, seed=args.seed, resume=args.resume,
+            max_train_samples=args.max_train_samples, teacher=args.teacher,
+            distill_alpha=args.distill_alpha, init_from=args.init_from,
+            seed=args.seed, resume=args.resume,
             verbose=1 if sys.stdout.isatty() else 2,
         )
         if args.batch_sizes:

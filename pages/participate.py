@@ -2,7 +2,11 @@
 
 The participant's state lives in one ParticipantSession (capture.session);
 the one camera component sits in its own container, rendered in every run
-from the camera check to the end, so its stream is never restarted.
+from the camera check to the end, so its stream is never restarted. During
+the camera check the participant starts (and may stop) the camera; from the
+first ad on the page keeps it playing itself (``session.camera_playing``):
+the browser reconnects a dropped stream, and a camera that stays silent is
+switched off and on again by the page's timer (``restart_silent_camera``).
 """
 
 from __future__ import annotations
@@ -67,6 +71,9 @@ def consent_step() -> None:
         st.rerun()
 
 
+NO_PICTURE_RECONNECTING = "We receive no picture from your camera; reconnecting it. Please keep this tab open."
+
+
 @st.fragment(run_every=0.5)
 def camera_check() -> None:
     if session.camera_ready():
@@ -84,9 +91,11 @@ def countdown(variant: Variant) -> None:
     if left <= 0:
         session.finish_exposure()
         st.rerun(scope="app")
+    if session.restart_silent_camera():
+        st.rerun(scope="app")
     st.progress(1 - left / session.exposure(variant), text=f"{left:.0f} s")
     if session.no_picture():
-        st.warning("Your camera stopped. Please press **Start camera** below.")
+        st.warning(NO_PICTURE_RECONNECTING)
 
 
 def watch_step() -> None:
@@ -132,9 +141,13 @@ if session.flow.step in (Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE):
         try:
             with st.spinner("Preparing the camera check..."):
                 session.ensure_worker(store(), classifier())
-            camera(session.on_frame, playing=False if session.flow.step is Step.DONE else None)
+            camera(session.on_frame, playing=session.camera_playing())
         except CameraTimeoutError:
-            st.warning("Connecting your camera took too long. Please press **Stop camera**, then **Start camera**.")
+            if session.camera_playing() is None:
+                st.warning("Connecting your camera took too long. Please press **Stop camera**, then "
+                           "**Start camera**.")
+            else:  # the page restarts a camera that worked before by itself
+                st.warning("Connecting your camera took too long; trying again in a moment.")
         except (RtcConfigError, CampaignError, FlowError, ModelCardError, OSError) as exc:
             st.error(f"The camera cannot be used for this study right now. Please tell the organisers: {exc}")
             st.stop()

@@ -134,6 +134,18 @@ def test_face_crops_are_kept_only_with_the_campaign_setting_and_the_extra_consen
     assert counts == {True: 1, False: 0}
 
 
+def pass_camera_check(session: ParticipantSession, clock: ManualClock) -> None:
+    """Feed a clear face until the session passes its camera check (the worker's verdicts decide)."""
+    for _ in range(REQUIRED_OK_CHECKS + 2):
+        if session.camera_ready():
+            return
+        clock.advance(0.5)
+        checks = session.holder.status().checks
+        session.on_frame(video_frame(HAPPY))
+        wait_until(lambda c=checks: session.holder.status().checks > c)
+    raise AssertionError(f"the camera check did not pass: {session.holder.status()}")
+
+
 def test_a_whole_participant_session_without_a_browser(
         db: Store, classifier: Any, make_campaign: Callable[..., Campaign]) -> None:
     """Consent, camera check, both ads in the counterbalanced order, ratings: what the page drives."""
@@ -144,13 +156,7 @@ def test_a_whole_participant_session_without_a_browser(
     session.consent(db)
     session.ensure_worker(db, classifier)
     assert session.flow.order == "BA" and participant_status(db, session.participant_id) == "started"
-    for _ in range(REQUIRED_OK_CHECKS + 2):
-        if session.camera_ready():
-            break
-        clock.advance(0.5)
-        checks = session.holder.status().checks
-        session.on_frame(video_frame(HAPPY))
-        wait_until(lambda c=checks: session.holder.status().checks > c)
+    pass_camera_check(session, clock)
     faces = {"A": HAPPY, "B": SAD}  # the face the participant makes at each ad
     variants = db.variants(campaign)
     for expected in ("B", "A"):
@@ -205,3 +211,52 @@ def test_a_restarted_worker_counts_quiet_time_from_its_own_start(
     clock.advance(121)  # now the new worker itself has heard nothing for too long
     wait_until(lambda: not worker.is_alive(), timeout=10)
     assert worker.abandoned and participant_status(db, participant.id) == "abandoned"
+
+
+def test_from_the_first_ad_the_page_keeps_the_camera_on_and_restarts_a_silent_one(
+        db: Store, classifier: Any, make_campaign: Callable[..., Campaign]) -> None:
+    """During the camera check the participant holds the buttons; from the first ad the page asks the
+    browser to keep the camera playing, and switches a camera that sends nothing off and on again."""
+    from capture.session import NO_PICTURE_AFTER_S, RESTART_OFF_S, RESTART_SILENT_AFTER_S
+
+    clock = ManualClock()
+    session = ParticipantSession(make_campaign(exposure_s=120.0), clock=clock)
+    assert session.camera_playing() is False  # no consent yet: nothing to play
+    session.consent(db)
+    session.ensure_worker(db, classifier)
+    assert session.camera_playing() is None and not session.restart_silent_camera()
+    clock.advance(NO_PICTURE_AFTER_S + 1)
+    assert session.no_picture() and not session.restart_silent_camera()  # the participant's buttons
+    pass_camera_check(session, clock)
+    session.ad_shown()
+    assert session.flow.step is Step.WATCH and session.camera_playing() is True
+
+    clock.advance(RESTART_SILENT_AFTER_S - 1)
+    assert session.no_picture() and not session.restart_silent_camera()  # told, not yet restarted
+    session.on_frame(video_frame(HAPPY))  # a late frame: the camera works after all
+    clock.advance(RESTART_SILENT_AFTER_S - 1)
+    assert not session.restart_silent_camera()
+    clock.advance(2)
+    assert session.restart_silent_camera()  # silent for longer than the patience: off...
+    assert session.camera_playing() is False and not session.no_picture() and session.camera_restarts == 1
+    clock.advance(RESTART_OFF_S / 2)
+    assert not session.restart_silent_camera() and session.camera_playing() is False
+    clock.advance(RESTART_OFF_S)
+    assert session.restart_silent_camera() and session.camera_playing() is True  # ...and on again
+    clock.advance(NO_PICTURE_AFTER_S - 1)
+    assert not session.no_picture()  # the new connection gets its own time to deliver
+    clock.advance(RESTART_SILENT_AFTER_S - NO_PICTURE_AFTER_S)
+    assert session.no_picture() and not session.restart_silent_camera()
+    clock.advance(2)
+    assert session.restart_silent_camera() and session.camera_restarts == 2
+
+    clock.advance(RESTART_OFF_S + 1)
+    session.restart_silent_camera()
+    session.finish_exposure()
+    assert session.flow.step is Step.RATE and session.camera_playing() is True
+    session.rate(db, 3, None)
+    session.ad_shown()
+    session.finish_exposure()
+    session.rate(db, 3, None)
+    assert session.flow.step is Step.DONE and session.camera_playing() is False
+    assert not session.restart_silent_camera()

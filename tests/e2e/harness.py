@@ -79,8 +79,10 @@ def loopback_namespace() -> Iterator[None]:
 # -- the fake camera ---------------------------------------------------------
 
 # 640x480 (not the 320x240 of docs/E2E.md): under load Chromium scales a stream down, and a face must
-# still be found in the smaller picture.
-WIDTH, HEIGHT, FPS = 640, 480, 15
+# still be found in the smaller picture. 5 frames a second (the app asks for up to 15): the snapshots
+# need at most two a second, and three browsers encoding and a server decoding 15 a second each left a
+# 2-core CI machine so busy that a camera connection could fail to start for minutes.
+WIDTH, HEIGHT, FPS = 640, 480, 5
 HEADER = f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{FPS}:1 Ip A1:1 C420jpeg\n".encode()
 FRAMES = FPS  # a one-second loop
 
@@ -174,7 +176,19 @@ class AppServer:
         raise RuntimeError(f"the app server did not become healthy in {timeout:.0f} s:\n{self.log()}")
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+        """What a failure report needs: the camera and capture events (the last 80), then the raw tail."""
+        if not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(errors="replace")
+        events = [line for line in text.splitlines()
+                  if (" capture." in line or " streamlit_webrtc." in line) and "does not exist anymore" not in line]
+        return "\n".join(["[camera and capture events]", *events[-80:], "[raw tail]", text[-3000:]])
+
+    def log_count(self, text: str) -> int:
+        """How many lines of the whole server log contain ``text``."""
+        if not self.log_path.exists():
+            return 0
+        return sum(text in line for line in self.log_path.read_text(errors="replace").splitlines())
 
     def stop(self) -> None:
         """Stop the server (and so release its database file)."""

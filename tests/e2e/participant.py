@@ -16,7 +16,7 @@ CAMERA_RETRY_S = 2.0
 # restarting sooner than this would cut every new connection off before it delivers.
 NO_PICTURE_PATIENCE_S = 30.0
 #: What the page shows while no camera picture arrives (the last: still waiting for the first one).
-NO_PICTURE_SIGNS = ("no picture from your camera", "camera stopped", "Waiting for the first picture")
+NO_PICTURE_SIGNS = ("no picture from your camera", "Waiting for the first picture")
 AD_SHAPES = {"A": (480, 270), "B": (270, 480)}
 RATING_QUESTION = "How did this ad make you feel?"
 RATING_RETRY_S = 15.0
@@ -107,29 +107,49 @@ class ParticipantBrowser:
         wait_for(lambda: self.camera_button(click_start=True), STEP_TIMEOUT_S, "the Start camera button")
 
     def wait(self, condition: Callable[[], Any], what: str) -> Any:
-        """Poll ``condition`` like a participant: press Start camera again whenever the camera stopped.
+        """Poll ``condition`` like a participant: during the camera check, press Start camera again
+        whenever the camera stopped, and Stop then Start when no picture arrives for a long time.
 
-        (The page says "Your camera stopped. Please press Start camera below."; under heavy load a
-        stream can drop, see the test module's docstring.)
+        (Under heavy load a stream can drop, see the test module's docstring. From the first ad on the
+        page hides the buttons and reconnects the camera itself.)
         """
+        from selenium.common.exceptions import (
+            ElementClickInterceptedException,
+            NoSuchElementException,
+            NoSuchFrameException,
+            StaleElementReferenceException,
+        )
+
         deadline = time.monotonic() + STEP_TIMEOUT_S
         next_look = time.monotonic() + CAMERA_RETRY_S
         while time.monotonic() < deadline:
-            value = condition()
+            try:
+                value = self._look(condition, next_look)
+            except (StaleElementReferenceException, NoSuchElementException, NoSuchFrameException,
+                    ElementClickInterceptedException):
+                self.driver.switch_to.default_content()
+                value = None  # the page re-rendered under the driver (or a click): look again
             if value:
                 return value
             if time.monotonic() > next_look:
-                # A stopped camera gets Start; one that "runs" while the page says no picture arrives
-                # is switched off (and on again at the next look).
-                text = self.text()
-                no_picture = any(sign in text for sign in NO_PICTURE_SIGNS) \
-                    and time.monotonic() - self._restarted_at > NO_PICTURE_PATIENCE_S
-                if self.camera_button(click_start=True, click_stop=no_picture) == "start camera" or no_picture:
-                    self.camera_restarts += 1
-                    self._restarted_at = time.monotonic()
                 next_look = time.monotonic() + CAMERA_RETRY_S
             time.sleep(0.05)
         raise AssertionError(f"timed out after {STEP_TIMEOUT_S:.0f} s waiting for {what}")
+
+    def _look(self, condition: Callable[[], Any], next_look: float) -> Any:
+        """One poll of ``wait``: the condition, then (when due) the camera buttons."""
+        value = condition()
+        if not value and time.monotonic() > next_look:
+            # A stopped camera gets Start; one that "runs" while the page says no picture arrives
+            # is switched off (and on again at the next look).
+            text = self.text()
+            no_picture = any(sign in text for sign in NO_PICTURE_SIGNS) \
+                and time.monotonic() - self._restarted_at > NO_PICTURE_PATIENCE_S
+            label = self.camera_button(click_start=True, click_stop=no_picture)
+            if label == "start camera" or (no_picture and label == "stop camera"):
+                self.camera_restarts += 1
+                self._restarted_at = time.monotonic()
+        return value
 
     def rate(self, value: int, position: int, comment: str = "") -> None:
         """Answer the rating form of the ``position``-th ad (1 or 2), submit it, and wait for the next step.
@@ -172,7 +192,9 @@ class ParticipantBrowser:
                 shown = self.text()[-1500:]
             except Exception as inner:  # the browser itself is gone
                 shown = f"(page unreadable: {inner!r})"
-            raise AssertionError(f"{type(exc).__name__}: {str(exc)[:300]}\n--- the page showed ---\n{shown}") from exc
+            raise AssertionError(f"{type(exc).__name__}: {str(exc)[:300]} (ads seen {self.ads_seen}, camera "
+                                 f"restarts {self.camera_restarts}, ratings sent again {self.rating_retries})"
+                                 f"\n--- the page showed ---\n{shown}") from exc
 
     def _take_part(self, react: Callable[[str], str | None], ratings: dict[str, int]) -> str:
         self.open()
@@ -182,8 +204,12 @@ class ParticipantBrowser:
             # On an overloaded machine the ad's time can be up before this browser's driver has noticed
             # the ad at all (three browsers, the server and the model on two cores): then the rating
             # form is what it sees first, and the ad counts as MISSED.
-            ad = self.wait(lambda: self.ad_on_screen() or (RATING_QUESTION in self.text() and MISSED),
-                           f"ad {len(self.ads_seen) + 1}")
+            # Only this ad's own rating step counts as a sign that it was missed (right after the
+            # previous rating, that form can still be on screen while the page re-renders).
+            position = len(self.ads_seen) + 1
+            missed_sign = f"Your view of ad {position}"
+            ad = self.wait(lambda sign=missed_sign: self.ad_on_screen() or (sign in self.text() and MISSED),
+                           f"ad {position}")
             if ad != MISSED:
                 self.camera.show(react(ad))
             self.ads_seen.append(ad)

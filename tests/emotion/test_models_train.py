@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from emotion.card import ModelCard
+from emotion.data import FaceDataset
 from emotion.models import build_mobilenet_v2, build_model, build_simple_cnn, build_vgg_bn
-from emotion.train import TrainConfig, holdout_split, main, sweep_batch_sizes, train
+from emotion.train import TrainConfig, holdout_split, main, make_tf_dataset, sweep_batch_sizes, train
 from tests.conftest import FER_FACES
 
 
@@ -115,6 +116,50 @@ def test_binary_subset_and_resume(tmp_path: Path) -> None:
     result = train(longer)
     # the first epoch is not trained again: the history has each epoch exactly once
     assert result.history["epoch"] == [0.0, 1.0, 2.0]
+
+
+def test_distilled_targets_mix_the_label_and_the_teacher() -> None:
+    teacher = build_simple_cnn(num_classes=3)
+    rng = np.random.default_rng(1)
+    data = FaceDataset(rng.integers(0, 256, (10, 48, 48)).astype(np.uint8), np.array([0, 1, 2, 0, 1] * 2),
+                       ("a", "b", "c"), "random")
+    x, y = next(iter(make_tf_dataset(data, 10, teacher=teacher, distill_alpha=0.25)))
+    expected = 0.25 * np.eye(3)[data.labels] + 0.75 * np.asarray(teacher(x, training=False))
+    np.testing.assert_allclose(np.asarray(y), expected, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(y).sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_a_distilled_run_starts_from_the_given_weights_and_records_its_teacher(tmp_path: Path) -> None:
+    data = augmented_faces(tmp_path, n_per_class=10)
+    first = small_config(tmp_path, "vgg_bn", data=data, output_dir=tmp_path / "teacher")
+    train(first)
+    import keras
+
+    from emotion.train import _copy_weights, build_for_config
+
+    fresh = build_for_config(first, 7)
+    _copy_weights(fresh, first.output_dir, ModelCard.load(first.output_dir).labels)
+    trained = keras.models.load_model(first.output_dir / "model.keras", compile=False)
+    for mine, theirs in zip(fresh.get_weights(), trained.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+    student = small_config(tmp_path, "vgg_bn", data=data, output_dir=tmp_path / "student",
+                           teacher=first.output_dir, init_from=first.output_dir, distill_alpha=0.4)
+    result = train(student)
+    recipe = ModelCard.load(student.output_dir).recipe
+    assert recipe["teacher"] == str(first.output_dir) and recipe["init_from"] == str(first.output_dir)
+    assert recipe["distill_alpha"] == 0.4 and recipe["loss"] == "categorical_crossentropy"
+    assert np.isfinite(result.best_val_loss)
+
+
+def test_a_teacher_or_start_model_with_other_labels_is_refused(tmp_path: Path) -> None:
+    data = augmented_faces(tmp_path, n_per_class=4)  # labels in folder (alphabetical) order
+    shipped = Path(__file__).resolve().parents[2] / "emotion" / "shipped_model"  # FER2013's order
+    for option in ("teacher", "init_from"):
+        with pytest.raises(ValueError, match="labels"):
+            train(small_config(tmp_path, "vgg_bn", data=data, **{option: shipped}))
+    with pytest.raises(ValueError, match="distill_alpha"):
+        small_config(tmp_path, "vgg_bn", data=data, distill_alpha=1.5)
 
 
 def test_batch_size_sweep_promotes_the_best(tmp_path: Path) -> None:
