@@ -5,7 +5,8 @@
 Copies ``model.keras`` and ``card.json`` from the run folder into
 ``--target`` (default ``emotion/shipped_model``), exports the serving runtime
 (``model.tflite``, see ``emotion.runtime``), decides test-time flip
-averaging and fits the softmax temperature on PublicTest (the tuning split),
+averaging (``--flip auto``: on when it helps PublicTest accuracy; ``off``
+halves the cost per face) and fits the softmax temperature on PublicTest (the tuning split),
 then measures PrivateTest once and records the numbers, with the confusion matrix, reliability diagram and
 training curves, beside the model.
 """
@@ -34,11 +35,17 @@ def summary(result: Evaluation) -> dict[str, Any]:
             "per_class_f1": {k: round(v.f1, 4) for k, v in result.per_class.items()}}
 
 
-def ship(run_dir: Path, data: Path, target: Path = DEFAULT_MODEL_DIR, *, tflite: bool = True) -> ModelCard:
+FLIP_CHOICES = ("auto", "on", "off")
+
+
+def ship(run_dir: Path, data: Path, target: Path = DEFAULT_MODEL_DIR, *, tflite: bool = True,
+         flip_policy: str = "auto") -> ModelCard:
     """Copy a run's model into ``target``, export its TFLite runtime, tune flip and temperature on
     PublicTest, measure PrivateTest once (through the runtime the app will use)."""
     import keras
 
+    if flip_policy not in FLIP_CHOICES:
+        raise ValueError(f"flip must be one of {FLIP_CHOICES}, got {flip_policy!r}")
     card = replace(ModelCard.load(run_dir), temperature=1.0, test_time_flip=False, tflite_file=None)
     target.mkdir(parents=True, exist_ok=True)
     for name in ARTEFACTS:
@@ -54,7 +61,7 @@ def ship(run_dir: Path, data: Path, target: Path = DEFAULT_MODEL_DIR, *, tflite:
     # there, then the temperature that minimises its negative log-likelihood.
     public = {flip: predict_split(target, data, "PublicTest", flip_average=flip) for flip in (False, True)}
     scores = {flip: evaluate_probabilities(*public[flip]) for flip in public}
-    flip = scores[True].accuracy > scores[False].accuracy
+    flip = scores[True].accuracy > scores[False].accuracy if flip_policy == "auto" else flip_policy == "on"
     probs, y_true, labels = public[flip]
     temperature = round(fit_temperature(probs, y_true), 4)
     card = replace(card, test_time_flip=flip, temperature=temperature)
@@ -78,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", type=Path, default=DEFAULT_MODEL_DIR)
     p.add_argument("--keras-runtime", action="store_true",
                    help="serve the Keras graph instead of the (faster) quantised TFLite export")
+    p.add_argument("--flip", choices=FLIP_CHOICES, default="auto",
+                   help="test-time flip averaging: auto (when it helps PublicTest), on, or off (half the cost)")
     args = p.parse_args(argv)
     try:
-        card = ship(args.run, args.data, args.target, tflite=not args.keras_runtime)
+        card = ship(args.run, args.data, args.target, tflite=not args.keras_runtime, flip_policy=args.flip)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -39,3 +39,15 @@ def test_ship_exports_the_runtime_and_measures_through_it(fixture_csv: Path, tmp
     keras_card = ship(run, fixture_csv, tmp_path / "shipped", tflite=False)
     assert keras_card.tflite_file is None and not (tmp_path / "shipped" / TFLITE_FILE).exists()
     assert EmotionClassifier(tmp_path / "shipped").runtime == "keras"
+
+
+@pytest.mark.parametrize("policy, expected", [("on", True), ("off", False)])
+def test_ship_can_fix_the_flip_choice(fixture_csv: Path, tmp_path: Path, policy: str, expected: bool) -> None:
+    card = ship(member(tmp_path / "run", seed=6), fixture_csv, tmp_path / "shipped", flip_policy=policy)
+    assert card.test_time_flip is expected
+    assert EmotionClassifier(tmp_path / "shipped").card.test_time_flip is expected
+
+
+def test_ship_refuses_an_unknown_flip_choice(fixture_csv: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="flip"):
+        ship(tmp_path / "no-run", fixture_csv, tmp_path / "shipped", flip_policy="sometimes")
