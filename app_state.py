@@ -71,6 +71,9 @@ def _open_store(folder_name: str) -> Store:
     folder = Path(folder_name)
     folder.mkdir(parents=True, exist_ok=True)
     db = Store.open(folder / "app.duckdb", media_dir=folder / "media")
+    # Sessions do not survive a server restart: participants left "started" by an earlier process
+    # are abandoned (only those idle for a while, in case this cache is ever rebuilt mid-session).
+    db.abandon_stale_participants()
     if not any(c.name == DEMO_NAME for c in db.campaigns()):
         simulate(db, SimulationConfig(participants=40, seed=0, name=DEMO_NAME))
     return db

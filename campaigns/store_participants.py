@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import duckdb
@@ -33,6 +34,8 @@ from campaigns.snapshots import SnapshotBatch, to_arrow, top_indices, validate_b
 from campaigns.types import ORDERS, PARTICIPANT_STATUSES, Campaign, Participant, SnapshotRow
 
 MAX_CROP_BYTES = 5 * 1024 * 1024
+#: A participant session takes minutes; one "started" this long ago died with its server process.
+STALE_AFTER = timedelta(minutes=30)
 SnapshotInput: TypeAlias = SnapshotBatch | pd.DataFrame | Sequence[SnapshotRow | Mapping[str, Any]]
 
 
@@ -130,6 +133,21 @@ class ParticipantWrites:
                 [status, now(), participant_id],
             )
         return self.participant(participant_id)
+
+    def abandon_stale_participants(self, idle: timedelta = STALE_AFTER) -> int:
+        """Mark participants still "started" whose record has not changed for ``idle`` as abandoned;
+        returns how many. Their session died with the server process that held it (a restart or
+        crash mid-session): nobody will finish them, and progress should not count them as running.
+        Their snapshots and ratings stay."""
+        stamp = now()
+        with self._write() as cur:
+            cur.execute(
+                "UPDATE participants SET status = 'abandoned', updated_at = ? "
+                "WHERE status = 'started' AND updated_at < ?",
+                [stamp, stamp - idle],
+            )
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
 
     def erase_participant(self, participant_id: str) -> dict[str, int]:
         """Delete every row of a participant (right to erasure); returns counts per table."""

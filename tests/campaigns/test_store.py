@@ -76,6 +76,24 @@ def test_mark_participant_and_answers(store: Store, live) -> None:  # type: igno
     assert store.mark_participant(p.id, "complete").status == "complete"
 
 
+def test_participants_left_started_by_a_dead_session_are_abandoned(store: Store, live) -> None:  # type: ignore[no-untyped-def]
+    from campaigns.store_participants import STALE_AFTER
+
+    old, recent, done = (store.add_participant(live, "v1") for _ in range(3))
+    store.add_snapshots([SnapshotRow(old.id, "A", 0, True, (0.8, 0.1, 0.1), "m")])
+    store.add_feedback(old.id, "A", 4)
+    store.mark_participant(done.id, "complete")
+    store._cursor().execute("UPDATE participants SET updated_at = updated_at - ? WHERE id IN (?, ?)",
+                            [STALE_AFTER * 2, old.id, done.id])
+    assert store.abandon_stale_participants() == 1
+    assert [store.participant(p.id).status for p in (old, recent, done)] == ["abandoned", "started", "complete"]
+    kept = store._cursor().execute("SELECT (SELECT count(*) FROM snapshots WHERE participant_id = ?), "
+                                   "(SELECT count(*) FROM feedback WHERE participant_id = ?)",
+                                   [old.id, old.id]).fetchone()
+    assert kept == (1, 1)
+    assert store.abandon_stale_participants() == 0  # nothing left to sweep
+
+
 def test_erase_participant_removes_every_row(store: Store) -> None:
     c = make_live(store, keep_face_crops=True)
     keep = store.add_participant(c, "v1")
