@@ -46,6 +46,7 @@ class ParticipantSession:
         self._clock = clock
         self._camera_since: float | None = None
         self._off_until: float | None = None
+        self._restarted_at_frame: int | None = None  # frames_seen when the page last restarted the camera
         self.camera_restarts = 0
 
     @property
@@ -122,29 +123,44 @@ class ParticipantSession:
         permission. From the first ad on (the camera check passed, so the camera works) ``True``: a
         connection that drops is reconnected by the browser without anyone pressing a button (a
         person would otherwise lose seconds of the ad, or the whole ad, to a dropped stream).
-        ``False`` for a moment while a silent camera is restarted, and once the flow ended.
+        ``False`` for a moment while a silent camera is restarted, and once the flow ended. Back to
+        ``None`` when a restart brought no picture either: a camera the browser cannot open (taken
+        by another app, permission withdrawn) is then the participant's to fix, with the buttons,
+        instead of the browser retrying it without pause.
         """
-        if self.flow.step is Step.CAMERA:
+        if self.flow.step is Step.CAMERA or self._restart_failed():
             return None
         if self.flow.step not in (Step.WATCH, Step.RATE):
             return False
         return self._off_until is None
+
+    def _end_off_period(self, *, now: bool = False) -> bool:
+        """End the off period of a restart once it is over (or ``now``); True when it just ended.
+        Only ``restart_silent_camera`` and ``finish_exposure`` call this, so the state changes
+        exactly where the page reruns to pass it on."""
+        if self._off_until is None or (not now and self._clock() < self._off_until):
+            return False
+        self._off_until = None
+        self._camera_since = self._clock()  # the new connection gets its own time to deliver
+        return True
+
+    def _restart_failed(self) -> bool:
+        return (self._restarted_at_frame is not None and self._off_until is None
+                and self.holder.status().frames_seen == self._restarted_at_frame
+                and self.no_picture(RESTART_SILENT_AFTER_S))
 
     def restart_silent_camera(self) -> bool:
         """Called by the page's timers. Switches a camera that worked before but sent nothing for
         RESTART_SILENT_AFTER_S off and, RESTART_OFF_S later, on again (a connection can stay up
         without delivering, or hang while it is set up). True when the camera state changed, so the
         page reruns in full to pass the new state to the browser."""
-        now = self._clock()
-        if self._off_until is not None:
-            if now < self._off_until:
-                return False
-            self._off_until = None
-            self._camera_since = now  # the new connection gets its own time to deliver
+        if self._end_off_period():
             return True
-        if self.camera_playing() is not True or not self.no_picture(RESTART_SILENT_AFTER_S):
+        if self._off_until is not None or self.camera_playing() is not True \
+                or not self.no_picture(RESTART_SILENT_AFTER_S):
             return False
-        self._off_until = now + RESTART_OFF_S
+        self._off_until = self._clock() + RESTART_OFF_S
+        self._restarted_at_frame = self.holder.status().frames_seen
         self.camera_restarts += 1
         log.info("participant %s: no picture for %.0f s, restarting the camera (restart %d)",
                  self.participant.id if self.participant else "-", RESTART_SILENT_AFTER_S, self.camera_restarts)
@@ -177,6 +193,7 @@ class ParticipantSession:
 
     def finish_exposure(self) -> None:
         """The ad's time is up: stop keeping frames and ask for the rating."""
+        self._end_off_period(now=True)  # no timer runs during the rating: never leave the camera off
         self.holder.hide()
         self.flow = self.flow.exposure_over()
 

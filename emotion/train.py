@@ -250,6 +250,8 @@ def train(config: TrainConfig) -> TrainResult:
     out.mkdir(parents=True, exist_ok=True)
     state_path, last_path, history_path = out / STATE_FILE, out / LAST_FILE, out / HISTORY_FILE
     resuming = config.resume and state_path.is_file() and last_path.is_file()
+    if resuming:
+        _check_same_targets(out, config)
     if config.resume and not resuming:
         log.warning("nothing to resume in %s: starting from scratch", out)
     if not resuming:
@@ -279,13 +281,14 @@ def train(config: TrainConfig) -> TrainResult:
     else:
         model = build_for_config(config, len(train_set.label_names))
         if config.init_from is not None:
-            _copy_weights(model, Path(config.init_from), train_set.label_names)
+            _copy_weights(model, Path(config.init_from), train_set.label_names, config.input_size)
         model = _prepare_phase(model, config, start_epoch, fresh=True)
 
     history = _read_history(history_path)
     best_val_loss = min(history.get("val_loss", [math.inf]))
     one_hot = config.label_smoothing > 0 or config.teacher is not None
-    teacher = _load_teacher(Path(config.teacher), train_set.label_names) if config.teacher else None
+    teacher = (_load_teacher(Path(config.teacher), train_set.label_names, config.input_size)
+               if config.teacher else None)
     train_ds = make_tf_dataset(train_set, config.batch_size, augment=make_augmenter(config),
                                shuffle=True, seed=config.seed, one_hot=one_hot, teacher=teacher,
                                distill_alpha=config.distill_alpha)
@@ -343,25 +346,47 @@ def _prepare_phase(model: Any, config: TrainConfig, epoch: int, *, fresh: bool) 
     return model
 
 
-def _load_saved(folder: Path, labels: tuple[str, ...], role: str) -> Any:
-    """The Keras model saved in ``folder`` (a run or a shipped model), checked against ``labels``."""
+#: Recipe entries a resumed run must share with the run it continues (they define its targets).
+SAME_ON_RESUME = ("architecture", "classes", "input_size", "label_smoothing", "teacher", "distill_alpha")
+
+
+def _check_same_targets(out: Path, config: TrainConfig) -> None:
+    """Refuse to resume a run with other targets than it was trained on (the checkpoint's loss and
+    half its epochs would belong to another recipe)."""
+    try:
+        before = ModelCard.load(out).recipe
+    except (OSError, ValueError):
+        return  # no readable card: nothing to compare with
+    now = _recipe(config)
+    changed = [k for k in SAME_ON_RESUME if before.get(k) != now.get(k)]
+    if changed:
+        raise ValueError(f"--resume with other {', '.join(changed)} than the run in {out} was trained with "
+                         f"({', '.join(f'{k}={before.get(k)!r}' for k in changed)}); use a new --output-dir")
+
+
+def _load_saved(folder: Path, labels: tuple[str, ...], role: str, input_size: int) -> Any:
+    """The Keras model saved in ``folder`` (a run or a shipped model), checked against ``labels`` and
+    the grey ``input_size`` crops being trained on."""
     import keras
 
     card = ModelCard.load(folder)
     if tuple(card.labels) != tuple(labels):
         raise ValueError(f"the {role} in {folder} has labels {card.labels}, the training data "
                          f"{labels}")
+    if card.input_size != input_size or card.channels != 1:
+        raise ValueError(f"the {role} in {folder} takes {card.input_size}x{card.input_size} {card.color_mode} "
+                         f"crops, the training data are {input_size}x{input_size} grayscale")
     return keras.models.load_model(folder / card.model_file, compile=False, safe_mode=False)
 
 
-def _load_teacher(folder: Path, labels: tuple[str, ...]) -> Any:
-    teacher = _load_saved(folder, labels, "teacher")
+def _load_teacher(folder: Path, labels: tuple[str, ...], input_size: int) -> Any:
+    teacher = _load_saved(folder, labels, "teacher", input_size)
     teacher.trainable = False
     return teacher
 
 
-def _copy_weights(model: Any, folder: Path, labels: tuple[str, ...]) -> None:
-    source = _load_saved(folder, labels, "--init-from model")
+def _copy_weights(model: Any, folder: Path, labels: tuple[str, ...], input_size: int) -> None:
+    source = _load_saved(folder, labels, "--init-from model", input_size)
     try:
         model.set_weights(source.get_weights())
     except ValueError as exc:

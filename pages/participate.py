@@ -95,7 +95,8 @@ def countdown(variant: Variant) -> None:
         st.rerun(scope="app")
     st.progress(1 - left / session.exposure(variant), text=f"{left:.0f} s")
     if session.no_picture():
-        st.warning(NO_PICTURE_RECONNECTING)
+        st.warning(NO_PICTURE_RECONNECTING if session.camera_playing() is not None else
+                   "We receive no picture from your camera. Please press **Start camera** below.")
 
 
 def watch_step() -> None:
@@ -141,12 +142,13 @@ if session.flow.step in (Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE):
         try:
             with st.spinner("Preparing the camera check..."):
                 session.ensure_worker(store(), classifier())
+            session.restart_silent_camera()  # this run passes the state on: no extra rerun needed
             camera(session.on_frame, playing=session.camera_playing())
         except CameraTimeoutError:
             if session.camera_playing() is None:
                 st.warning("Connecting your camera took too long. Please press **Stop camera**, then "
                            "**Start camera**.")
-            else:  # the page restarts a camera that worked before by itself
+            elif session.camera_playing():  # the page restarts a silent camera by itself
                 st.warning("Connecting your camera took too long; trying again in a moment.")
         except (RtcConfigError, CampaignError, FlowError, ModelCardError, OSError) as exc:
             st.error(f"The camera cannot be used for this study right now. Please tell the organisers: {exc}")

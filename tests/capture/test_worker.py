@@ -247,11 +247,18 @@ def test_from_the_first_ad_the_page_keeps_the_camera_on_and_restarts_a_silent_on
     assert not session.no_picture()  # the new connection gets its own time to deliver
     clock.advance(RESTART_SILENT_AFTER_S - NO_PICTURE_AFTER_S)
     assert session.no_picture() and not session.restart_silent_camera()
+    # That restart brought no picture either: the buttons come back (no endless retries by the browser).
     clock.advance(2)
-    assert session.restart_silent_camera() and session.camera_restarts == 2
+    assert session.camera_playing() is None and not session.restart_silent_camera()
+    assert session.camera_restarts == 1
+    session.on_frame(video_frame(HAPPY))  # the participant pressed Start: the page holds the camera again
+    assert session.camera_playing() is True
 
-    clock.advance(RESTART_OFF_S + 1)
-    session.restart_silent_camera()
+    # A restart that falls on the end of the ad does not leave the camera off through the rating
+    # (no timer runs there).
+    clock.advance(RESTART_SILENT_AFTER_S + 1)
+    assert session.restart_silent_camera() and session.camera_playing() is False
+    assert session.camera_restarts == 2
     session.finish_exposure()
     assert session.flow.step is Step.RATE and session.camera_playing() is True
     session.rate(db, 3, None)

@@ -138,7 +138,7 @@ def test_a_distilled_run_starts_from_the_given_weights_and_records_its_teacher(t
     from emotion.train import _copy_weights, build_for_config
 
     fresh = build_for_config(first, 7)
-    _copy_weights(fresh, first.output_dir, ModelCard.load(first.output_dir).labels)
+    _copy_weights(fresh, first.output_dir, ModelCard.load(first.output_dir).labels, 48)
     trained = keras.models.load_model(first.output_dir / "model.keras", compile=False)
     for mine, theirs in zip(fresh.get_weights(), trained.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
@@ -150,6 +150,11 @@ def test_a_distilled_run_starts_from_the_given_weights_and_records_its_teacher(t
     assert recipe["teacher"] == str(first.output_dir) and recipe["init_from"] == str(first.output_dir)
     assert recipe["distill_alpha"] == 0.4 and recipe["loss"] == "categorical_crossentropy"
     assert np.isfinite(result.best_val_loss)
+    # Resuming with other targets would mix two recipes in one run: refused, the run untouched.
+    for changed in ({"distill_alpha": 0.9}, {"teacher": None}):
+        with pytest.raises(ValueError, match="--resume with other"):
+            train(TrainConfig(**{**student.__dict__, "epochs": 2, "resume": True, **changed}))
+    assert json.loads((student.output_dir / "state.json").read_text())["completed_epochs"] == 1
 
 
 def test_a_teacher_or_start_model_with_other_labels_is_refused(tmp_path: Path) -> None:
