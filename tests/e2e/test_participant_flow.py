@@ -36,7 +36,7 @@ import pytest
 
 from campaigns.store import Store
 from tests.e2e.harness import PASSWORD, AppServer, FakeCamera, live_campaign, wait_for
-from tests.e2e.participant import MISSED, STEP_TIMEOUT_S, ParticipantBrowser
+from tests.e2e.participant import MISSED, RATING_QUESTION, STEP_TIMEOUT_S, ParticipantBrowser
 
 pytestmark = pytest.mark.e2e
 
@@ -123,6 +123,93 @@ def test_a_participant_session_in_a_real_browser(app_server: Callable[[], AppSer
     assert happy["A"] > happy["B"] and sad["B"] > sad["A"], (happy, sad, rows)
     print(f"single participant test: {time.monotonic() - started:.1f} s, happy {happy}, sad {sad}, "
           f"camera restarts by the page {server.log_count('restarting the camera')}")
+
+
+# Runs in every frame before its own scripts (the camera component lives in an iframe): keeps each
+# RTCPeerConnection the page creates, so the test can cut one as a failing network would.
+RECORD_PEER_CONNECTIONS = """
+(() => {
+  const Original = window.RTCPeerConnection;
+  if (!Original) return;
+  window.__peerConnections = [];
+  const Recorded = function (...args) {
+    const pc = new Original(...args);
+    window.__peerConnections.push(pc);
+    return pc;
+  };
+  Recorded.prototype = Original.prototype;
+  Object.setPrototypeOf(Recorded, Original);
+  window.RTCPeerConnection = Recorded;
+})();
+"""
+
+
+def cut_camera_connection(driver: Any) -> int:
+    """Close the camera's live peer connection inside the component's iframe; returns how many the
+    component has made so far. (A closed connection fires no state event, so the component still
+    shows the camera as running: only the page's own silence check can bring it back.)"""
+    from selenium.webdriver.common.by import By
+
+    driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, 'iframe[title*="webrtc_streamer"]'))
+    try:
+        return int(driver.execute_script(
+            "const pcs = window.__peerConnections || []; const live = pcs.filter(pc => "
+            "pc.connectionState === 'connected'); live.forEach(pc => pc.close()); "
+            "return live.length ? pcs.length : -1;"))
+    finally:
+        driver.switch_to.default_content()
+
+
+def peer_connections_made(driver: Any) -> int:
+    from selenium.webdriver.common.by import By
+
+    driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, 'iframe[title*="webrtc_streamer"]'))
+    try:
+        return int(driver.execute_script("return (window.__peerConnections || []).length;"))
+    finally:
+        driver.switch_to.default_content()
+
+
+def test_a_camera_that_goes_silent_during_an_ad_is_restarted_by_the_page(
+        app_server: Callable[[], AppServer], browser: Browser, tmp_path: Path) -> None:
+    """The camera's connection dies a few seconds into a long ad: nobody presses anything, and the
+    page switches the camera off and on again; snapshots of the same ad resume under the same
+    participant."""
+    from capture.session import RESTART_OFF_S, RESTART_SILENT_AFTER_S
+
+    started = time.monotonic()
+    data = tmp_path / "data"
+    exposure_s = 40.0
+    campaign = live_campaign(data, "E2E silent camera", exposure_s=exposure_s, interval_s=1.0)
+    server = app_server()
+    driver, camera = browser("silent", HAPPY)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_PEER_CONNECTIONS})
+    participant = ParticipantBrowser(driver, f"{server.url}/?c={campaign.token}", camera)
+    participant.open()
+    participant.consent()
+    participant.start_camera()
+    ad = participant.wait(participant.ad_on_screen, "the first ad")
+    shown, presses = time.monotonic(), participant.camera_restarts
+    time.sleep(3.0)  # a few snapshots first
+    made = wait_for(lambda: (n := cut_camera_connection(driver)) > 0 and n, 10, "a live connection to cut")
+    cut_at = time.monotonic() - shown
+    assert cut_at < exposure_s - RESTART_SILENT_AFTER_S - RESTART_OFF_S - 10, "the machine is too slow for this test"
+    # The page's silence check restarts the camera: a new connection, no button pressed.
+    wait_for(lambda: peer_connections_made(driver) > made, exposure_s, "a new camera connection")
+    participant.wait(lambda: RATING_QUESTION in participant.text(), "the rating form")
+    server.stop()
+
+    assert participant.camera_restarts == presses  # no button pressed since the ad appeared
+    assert server.log_count("restarting the camera") >= 1
+    with Store.open(data / "app.duckdb", media_dir=data / "media", read_only=True) as db:
+        offsets = [o for (o,) in db._cursor().execute(
+            "SELECT offset_ms FROM snapshots WHERE campaign_id = ? AND variant = ? ORDER BY offset_ms",
+            [campaign.id, ad]).fetchall()]
+    before = [o for o in offsets if o < cut_at * 1000]
+    after = [o for o in offsets if o > (cut_at + RESTART_SILENT_AFTER_S) * 1000]
+    assert before and after, (cut_at, offsets)
+    print(f"silent camera test: {time.monotonic() - started:.1f} s, cut at {cut_at:.1f} s, snapshots at "
+          f"{[round(o / 1000) for o in offsets]} s")
 
 
 def test_three_participants_at_once_each_snapshot_under_its_participant(
