@@ -21,6 +21,10 @@ AD_SHAPES = {"A": (480, 270), "B": (270, 480)}
 RATING_QUESTION = "How did this ad make you feel?"
 RATING_RETRY_S = 15.0
 MISSED = "missed"
+#: A camera check that got no picture at all this long (Start and Stop pressed again and again) is
+#: given up: the participant reloads the page and starts over, as a person would. Seen on the 2-core
+#: CI machine with three browsers: one component kept re-sending a dead offer for minutes.
+RELOAD_AFTER_S = 100.0
 
 
 class ParticipantBrowser:
@@ -33,6 +37,7 @@ class ParticipantBrowser:
         self.ads_seen: list[str] = []
         self.camera_restarts = 0
         self.rating_retries = 0
+        self.reloads = 0
         self._restarted_at = 0.0
 
     # -- reading the page --------------------------------------------------------------
@@ -106,7 +111,7 @@ class ParticipantBrowser:
         lost, and a person would simply press again)."""
         wait_for(lambda: self.camera_button(click_start=True), STEP_TIMEOUT_S, "the Start camera button")
 
-    def wait(self, condition: Callable[[], Any], what: str) -> Any:
+    def wait(self, condition: Callable[[], Any], what: str, timeout: float = STEP_TIMEOUT_S) -> Any:
         """Poll ``condition`` like a participant: during the camera check, press Start camera again
         whenever the camera stopped, and Stop then Start when no picture arrives for a long time.
 
@@ -120,7 +125,7 @@ class ParticipantBrowser:
             StaleElementReferenceException,
         )
 
-        deadline = time.monotonic() + STEP_TIMEOUT_S
+        deadline = time.monotonic() + timeout
         next_look = time.monotonic() + CAMERA_RETRY_S
         while time.monotonic() < deadline:
             try:
@@ -134,7 +139,7 @@ class ParticipantBrowser:
             if time.monotonic() > next_look:
                 next_look = time.monotonic() + CAMERA_RETRY_S
             time.sleep(0.05)
-        raise AssertionError(f"timed out after {STEP_TIMEOUT_S:.0f} s waiting for {what}")
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
     def _look(self, condition: Callable[[], Any], next_look: float) -> Any:
         """One poll of ``wait``: the condition, then (when due) the camera buttons."""
@@ -193,13 +198,31 @@ class ParticipantBrowser:
             except Exception as inner:  # the browser itself is gone
                 shown = f"(page unreadable: {inner!r})"
             raise AssertionError(f"{type(exc).__name__}: {str(exc)[:300]} (ads seen {self.ads_seen}, camera "
-                                 f"restarts {self.camera_restarts}, ratings sent again {self.rating_retries})"
+                                 f"restarts {self.camera_restarts}, reloads {self.reloads}, ratings sent again "
+                                 f"{self.rating_retries})"
                                  f"\n--- the page showed ---\n{shown}") from exc
 
+    def start_session(self) -> None:
+        """Open the link, consent and start the camera; when the camera check gets no picture at all
+        for RELOAD_AFTER_S, reload the page and start over once (a new participant record: the first
+        one stays "started" without snapshots, and is abandoned later)."""
+        for attempt in range(2):
+            self.open()
+            self.consent()
+            self.start_camera()
+            if attempt == 1:
+                return
+            try:
+                self.wait(lambda: "Waiting for the first picture" not in self.text() and "Ad 1 of 2" in self.text(),
+                          "a first picture", timeout=RELOAD_AFTER_S)
+                return
+            except AssertionError:
+                if "Waiting for the first picture" not in self.text():
+                    return  # pictures arrive, the check is just slow: carry on waiting for the ad
+                self.reloads += 1
+
     def _take_part(self, react: Callable[[str], str | None], ratings: dict[str, int]) -> str:
-        self.open()
-        self.consent()
-        self.start_camera()
+        self.start_session()
         for _ in range(2):
             # On an overloaded machine the ad's time can be up before this browser's driver has noticed
             # the ad at all (three browsers, the server and the model on two cores): then the rating
