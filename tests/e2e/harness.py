@@ -79,8 +79,8 @@ def loopback_namespace() -> Iterator[None]:
 # -- the fake camera ---------------------------------------------------------
 
 # 640x480 (not the 320x240 of docs/E2E.md): under load Chromium scales a stream down, and a face must
-# still be found in the smaller picture. 15 frames a second, as the app asks: at 5 a second the faces
-# of a fresh connection were often too blocky to find (the encoder starts at a low bitrate).
+# still be found in the smaller picture. 15 frames a second, as the app asks: runs at 5 a second stored
+# many snapshots with no face found, and one camera check never passed (cause not established).
 WIDTH, HEIGHT, FPS = 640, 480, 15
 HEADER = f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{FPS}:1 Ip A1:1 C420jpeg\n".encode()
 FRAMES = FPS  # a one-second loop
