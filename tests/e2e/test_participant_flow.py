@@ -158,30 +158,28 @@ RECORD_PEER_CONNECTIONS = """
 """
 
 
-def cut_camera_connection(driver: Any) -> int:
-    """Close the camera's live peer connection inside the component's iframe; returns how many the
-    component has made so far. (A closed connection fires no state event, so the component still
-    shows the camera as running: only the page's own silence check can bring it back.)"""
+def in_camera_frame(driver: Any, script: str) -> Any:
+    """Run ``script`` inside the camera component's iframe and return its result."""
     from selenium.webdriver.common.by import By
 
     driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, 'iframe[title*="webrtc_streamer"]'))
     try:
-        return int(driver.execute_script(
-            "const pcs = window.__peerConnections || []; const live = pcs.filter(pc => "
-            "pc.connectionState === 'connected'); live.forEach(pc => pc.close()); "
-            "return live.length ? pcs.length : -1;"))
+        return driver.execute_script(script)
     finally:
         driver.switch_to.default_content()
+
+
+def cut_camera_connection(driver: Any) -> int:
+    """Close the camera's live peer connection; returns how many the component has made so far, or -1
+    when none is live. (A closed connection fires no state event, so the component still shows the
+    camera as running: only the page's own silence check can bring it back.)"""
+    return int(in_camera_frame(driver, "const pcs = window.__peerConnections || []; const live = pcs.filter("
+                                       "pc => pc.connectionState === 'connected'); live.forEach(pc => pc.close()); "
+                                       "return live.length ? pcs.length : -1;"))
 
 
 def peer_connections_made(driver: Any) -> int:
-    from selenium.webdriver.common.by import By
-
-    driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, 'iframe[title*="webrtc_streamer"]'))
-    try:
-        return int(driver.execute_script("return (window.__peerConnections || []).length;"))
-    finally:
-        driver.switch_to.default_content()
+    return int(in_camera_frame(driver, "return (window.__peerConnections || []).length;"))
 
 
 def test_a_camera_that_goes_silent_during_an_ad_is_restarted_by_the_page(
@@ -193,7 +191,7 @@ def test_a_camera_that_goes_silent_during_an_ad_is_restarted_by_the_page(
 
     started = time.monotonic()
     data = tmp_path / "data"
-    exposure_s = 40.0
+    exposure_s = 50.0
     campaign = live_campaign(data, "E2E silent camera", exposure_s=exposure_s, interval_s=1.0)
     server = app_server()
     driver, camera = browser("silent", HAPPY)
