@@ -99,6 +99,11 @@ class TrainConfig:
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
 
+    @property
+    def one_hot(self) -> bool:
+        """Whether labels are one-hot (or soft) vectors: label smoothing and distillation need them."""
+        return self.label_smoothing > 0 or self.teacher is not None
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -286,7 +291,7 @@ def train(config: TrainConfig) -> TrainResult:
 
     history = _read_history(history_path)
     best_val_loss = min(history.get("val_loss", [math.inf]))
-    one_hot = config.label_smoothing > 0 or config.teacher is not None
+    one_hot = config.one_hot
     teacher = (_load_teacher(Path(config.teacher), train_set.label_names, config.input_size)
                if config.teacher else None)
     train_ds = make_tf_dataset(train_set, config.batch_size, augment=make_augmenter(config),
@@ -322,12 +327,10 @@ def _recipe(config: TrainConfig) -> dict[str, Any]:
     for key in ("data", "output_dir", "val_data", "resume", "verbose"):
         recipe.pop(key)
     recipe["optimizer"] = "adam"
-    distilled = config.teacher is not None
-    recipe["loss"] = ("categorical_crossentropy" if config.label_smoothing or distilled
-                      else "sparse_categorical_crossentropy")
+    recipe["loss"] = "categorical_crossentropy" if config.one_hot else "sparse_categorical_crossentropy"
     for key in ("teacher", "init_from"):
         recipe[key] = None if recipe[key] is None else str(recipe[key])
-    if not distilled:
+    if config.teacher is None:
         recipe.pop("distill_alpha")
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in recipe.items()}
 
@@ -342,7 +345,7 @@ def _prepare_phase(model: Any, config: TrainConfig, epoch: int, *, fresh: bool) 
         if not warm:
             lr = config.fine_tune_learning_rate
     if fresh or config.architecture == "mobilenet_v2":
-        compile_model(model, lr, config.label_smoothing, one_hot=config.teacher is not None)
+        compile_model(model, lr, config.label_smoothing, one_hot=config.one_hot)
     return model
 
 
