@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,20 +27,10 @@ import cv2
 import numpy as np
 
 from emotion.data import FaceDataset, load_fer2013
+from emotion.latency import timings_ms
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013" / "fer2013.csv.gz"
 FRAME_FACE_SIDE = 200  # a face at a realistic webcam distance in a 640x480 frame
-
-
-def timings_ms(fn: Callable[[], object], repeats: int, warmup: int = 3) -> np.ndarray:
-    for _ in range(warmup):
-        fn()
-    out = np.empty(repeats)
-    for i in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out[i] = (time.perf_counter() - start) * 1000.0
-    return out
 
 
 def make_frames(faces: np.ndarray, seed: int = 0) -> list[np.ndarray]:

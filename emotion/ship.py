@@ -8,7 +8,10 @@ Copies ``model.keras`` and ``card.json`` from the run folder into
 averaging (``--flip auto``: on when it helps PublicTest accuracy; ``off``
 halves the cost per face) and fits the softmax temperature on PublicTest (the tuning split),
 then measures PrivateTest once and records the numbers, with the confusion matrix, reliability diagram and
-training curves, beside the model.
+training curves, beside the model. Last it records how the model does in use: accuracy inside the
+real pipeline (``emotion.pipeline``: PrivateTest faces in 640x480 frames through detect, align, crop)
+and its latency per face (``emotion.latency``). ``--remeasure`` records only those two for a model
+that is already shipped, leaving its tuning and PrivateTest numbers as they are.
 """
 
 from __future__ import annotations
@@ -22,11 +25,17 @@ from typing import Any
 
 from emotion.card import MODEL_FILE, ModelCard
 from emotion.classifier import DEFAULT_MODEL_DIR, apply_temperature
+from emotion.data import load_dataset
 from emotion.evaluate import Evaluation, evaluate_probabilities, fit_temperature, predict_split, run_evaluation
+from emotion.latency import classifier_latency
+from emotion.pipeline import run_pipeline_evaluation
 from emotion.runtime import TFLITE_FILE, export_tflite
 from emotion.train import CURVES_FILE
 
 ARTEFACTS = (MODEL_FILE, CURVES_FILE)
+#: The split the in-use measurements run on (the one the headline accuracy comes from).
+IN_USE_SPLIT = "PrivateTest"
+LATENCY_FACES = 300
 
 
 def summary(result: Evaluation) -> dict[str, Any]:
@@ -75,26 +84,48 @@ def ship(run_dir: Path, data: Path, target: Path = DEFAULT_MODEL_DIR, *, tflite:
         private_test=summary(private),
     )
     card.save(target)
+    return record_in_use(target, data)
+
+
+def record_in_use(target: Path, data: Path, *, limit: int | None = None) -> ModelCard:
+    """Measure the shipped model in ``target`` as the app uses it and record it in its card:
+    ``pipeline`` (face-found rate and accuracy after detect + align + crop beside the direct accuracy
+    on the same faces) and ``latency`` (ms per face at batch 1). Nothing is tuned on these numbers."""
+    pipeline = run_pipeline_evaluation(target, data, IN_USE_SPLIT, limit=limit)
+    faces = load_dataset(data, split=IN_USE_SPLIT, size=ModelCard.load(target).input_size).images[:LATENCY_FACES]
+    latency = classifier_latency(target, faces)
+    card = ModelCard.load(target).with_metrics(pipeline={"split": IN_USE_SPLIT, **pipeline.to_dict()},
+                                               latency=latency)
+    card.save(target)
     return card
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m emotion.ship", description=__doc__.split("\n")[0])
-    p.add_argument("--run", required=True, type=Path, help="a training output directory")
+    p.add_argument("--run", type=Path, help="a training output directory")
     p.add_argument("--data", required=True, type=Path, help="the FER2013 CSV")
     p.add_argument("--target", type=Path, default=DEFAULT_MODEL_DIR)
     p.add_argument("--keras-runtime", action="store_true",
                    help="serve the Keras graph instead of the (faster) quantised TFLite export")
     p.add_argument("--flip", choices=FLIP_CHOICES, default="auto",
                    help="test-time flip averaging: auto (when it helps PublicTest), on, or off (half the cost)")
+    p.add_argument("--remeasure", action="store_true",
+                   help="only re-record the pipeline accuracy and latency of the model already in --target")
     args = p.parse_args(argv)
+    if (args.run is None) != args.remeasure:
+        p.error("give --run DIR to ship a run, or --remeasure to re-measure the model in --target")
     try:
+        if args.remeasure:
+            card = record_in_use(args.target, args.data)
+            print(f"re-measured {args.target}: pipeline {card.metrics['pipeline']}; latency {card.metrics['latency']}")
+            return 0
         card = ship(args.run, args.data, args.target, tflite=not args.keras_runtime, flip_policy=args.flip)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"shipped {args.run} -> {args.target}: test-time flip {card.test_time_flip}; "
-          f"PrivateTest {card.metrics['private_test']}")
+          f"PrivateTest {card.metrics['private_test']}; pipeline {card.metrics['pipeline']}; "
+          f"latency {card.metrics['latency']}")
     return 0
 
 

@@ -84,6 +84,30 @@ def per_class_f1(card: ModelCard, split: str = HEADLINE_SPLIT) -> pd.DataFrame:
                          "F1": [float(scores[k]) for k in card.labels if k in scores]})
 
 
+def in_use(card: ModelCard) -> dict[str, str]:
+    """The card's in-use numbers as the page shows them (empty for a card without them):
+    accuracy inside the real pipeline beside the direct accuracy on the same faces, and latency."""
+    shown: dict[str, str] = {}
+    pipeline = card.metrics.get("pipeline")
+    if isinstance(pipeline, dict) and pipeline.get("n"):
+        shown["Faces found in webcam-like frames"] = (f"{pipeline['found_rate']:.1%} of {pipeline['n']} "
+                                                      f"{pipeline.get('split', '')} faces")
+        if pipeline.get("found"):
+            gap = pipeline["pipeline_accuracy"] - pipeline["direct_accuracy_found"]
+            shown["Accuracy on them through the pipeline"] = (
+                f"{pipeline['pipeline_accuracy']:.1%} (ready-made crops of the same faces: "
+                f"{pipeline['direct_accuracy_found']:.1%}, difference {gap * 100:+.1f} points)")
+    latency = card.metrics.get("latency")
+    if isinstance(latency, dict) and "ms_per_face_b1_p50" in latency:
+        threads = latency.get("threads")
+        shown["Classifier time per face"] = (
+            f"{latency['ms_per_face_b1_p50']:.2f} ms median, {latency['ms_per_face_b1_p95']:.2f} ms p95 "
+            f"(batch 1, {latency.get('runtime', '?')}"
+            f"{', one thread' if threads == 1 else ''}, {latency.get('cpu', 'unknown CPU')}, "
+            f"{latency.get('measured', '')})")
+    return shown
+
+
 def show_card(card: ModelCard, folder: Path) -> None:
     """Headline numbers, per-class F1, training data, recipe and the saved figures."""
     headline = card.metrics.get(HEADLINE_SPLIT)
@@ -102,6 +126,12 @@ def show_card(card: ModelCard, folder: Path) -> None:
                 f"{card.color_mode} · **labels** {', '.join(card.labels)} · temperature {card.temperature:g}"
                 f" · mirror averaging {'on' if card.test_time_flip else 'off'} · runtime "
                 f"{'TFLite, int8 weights' if card.tflite_file else 'Keras'}")
+    used = in_use(card)
+    if used:
+        st.subheader("In use")
+        st.caption("Each face placed in a 640x480 frame goes through the app's own detection, eye alignment "
+                   "and crop before it is classified; faces the detector misses are never scored.")
+        st.table(pd.DataFrame({"measure": list(used), "value": list(used.values())}).set_index("measure"))
     f1 = per_class_f1(card)
     if not f1.empty:
         st.plotly_chart(go.Figure(go.Bar(x=f1["emotion"], y=f1["F1"])).update_layout(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from app_state import classifier
+from emotion.card import ModelCard
 from emotion.classifier import DEFAULT_MODEL_DIR
 from tests.app.staff import assert_needs_login, jpeg, open_page, plotly_values, png, texts
 from tests.emotion.helpers import face, frame_with_face
@@ -41,6 +43,28 @@ def test_the_card_numbers_and_figures_come_from_card_json(new_app: Callable[...,
     assert "confusion_matrix.png" in figures
     assert [c for image in app.image for c in image.captions] == [
         caption for name, caption in model_view.FIGURES if name in figures]
+
+
+def test_the_in_use_numbers_come_from_card_json(new_app: Callable[..., AppTest]) -> None:
+    app = open_page(new_app(), "model")
+    metrics = _card_json()["metrics"]
+    pipeline, latency = metrics["pipeline"], metrics["latency"]
+    table = app.table[0].value
+    assert list(table.index) == ["Faces found in webcam-like frames", "Accuracy on them through the pipeline",
+                                 "Classifier time per face"]
+    values = table["value"].tolist()
+    assert values[0].startswith(f"{pipeline['found_rate']:.1%} of {pipeline['n']} PrivateTest faces")
+    assert values[1].startswith(f"{pipeline['pipeline_accuracy']:.1%} (ready-made crops of the same faces: "
+                                f"{pipeline['direct_accuracy_found']:.1%}")
+    assert values[2].startswith(f"{latency['ms_per_face_b1_p50']:.2f} ms median")
+
+
+def test_a_card_without_in_use_numbers_shows_no_in_use_section() -> None:
+    card = ModelCard.load(DEFAULT_MODEL_DIR)
+    assert model_view.in_use(replace(card, metrics={"private_test": card.metrics["private_test"]})) == {}
+    nothing_found = {"n": 10, "found": 0, "found_rate": 0.0, "split": "PrivateTest"}
+    assert list(model_view.in_use(replace(card, metrics={"pipeline": nothing_found}))) == [
+        "Faces found in webcam-like frames"]
 
 
 def test_an_uploaded_photo_is_scored_and_boxed(new_app: Callable[..., AppTest]) -> None:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import pytest
 
-from emotion.card import ModelCard
+from emotion.card import MODEL_FILE, ModelCard
 from emotion.classifier import EmotionClassifier
 from emotion.data import FER2013_LABELS
 from emotion.runtime import TFLITE_FILE
-from emotion.ship import ship
+from emotion.ship import main, ship
 from tests.emotion.helpers import all_faces
 from tests.emotion.test_data import write_csv
 from tests.emotion.test_ensemble import member
@@ -34,6 +35,11 @@ def test_ship_exports_the_runtime_and_measures_through_it(fixture_csv: Path, tmp
     assert card.temperature > 0 and isinstance(card.test_time_flip, bool)
     assert (tmp_path / "shipped" / "confusion_matrix.png").is_file()
     assert EmotionClassifier(tmp_path / "shipped").runtime == "tflite"
+    # In use: the PrivateTest faces through detect + align + crop, and the time per face.
+    pipeline, latency = card.metrics["pipeline"], card.metrics["latency"]
+    assert pipeline["split"] == "PrivateTest" and pipeline["n"] == 21 and 0 < pipeline["found"] <= 21
+    assert latency["runtime"] == "tflite" and latency["threads"] == 1
+    assert 0 < latency["ms_per_face_b1_p50"] <= latency["ms_per_face_b1_p95"]
 
     # Shipping again with the Keras runtime removes the stale export and its card entry.
     keras_card = ship(run, fixture_csv, tmp_path / "shipped", tflite=False)
@@ -46,6 +52,34 @@ def test_ship_can_fix_the_flip_choice(fixture_csv: Path, tmp_path: Path, policy:
     card = ship(member(tmp_path / "run", seed=6), fixture_csv, tmp_path / "shipped", flip_policy=policy)
     assert card.test_time_flip is expected
     assert EmotionClassifier(tmp_path / "shipped").card.test_time_flip is expected
+
+
+def test_remeasure_records_only_the_in_use_numbers(fixture_csv: Path, tmp_path: Path) -> None:
+    shipped = tmp_path / "shipped"
+    card = ship(member(tmp_path / "run", seed=7), fixture_csv, shipped, flip_policy="off")
+    tuned = replace(card, metrics={k: v for k, v in card.metrics.items() if k not in ("pipeline", "latency")})
+    tuned.save(shipped)
+    model_before = (shipped / MODEL_FILE).read_bytes()
+    assert main(["--remeasure", "--target", str(shipped), "--data", str(fixture_csv)]) == 0
+    again = ModelCard.load(shipped)
+    assert again.metrics["private_test"] == card.metrics["private_test"]
+    assert (again.temperature, again.test_time_flip) == (card.temperature, False)
+    assert again.metrics["pipeline"]["n"] == 21 and again.metrics["latency"]["ms_per_face_b1_p50"] > 0
+    assert (shipped / MODEL_FILE).read_bytes() == model_before
+
+
+def test_ship_cli_needs_a_run_or_remeasure(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--data", "x.csv"], ["--run", "r", "--remeasure", "--data", "x.csv"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert "give --run DIR to ship a run, or --remeasure" in capsys.readouterr().err
+
+
+def test_remeasure_of_a_folder_without_a_model_is_a_clear_error(fixture_csv: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--remeasure", "--target", str(tmp_path / "empty"), "--data", str(fixture_csv)]) == 2
+    assert "no model card" in capsys.readouterr().err
 
 
 def test_ship_refuses_an_unknown_flip_choice(fixture_csv: Path, tmp_path: Path) -> None:
