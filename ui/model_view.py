@@ -86,25 +86,31 @@ def per_class_f1(card: ModelCard, split: str = HEADLINE_SPLIT) -> pd.DataFrame:
 
 def in_use(card: ModelCard) -> dict[str, str]:
     """The card's in-use numbers as the page shows them (empty for a card without them):
-    accuracy inside the real pipeline beside the direct accuracy on the same faces, and latency."""
+    accuracy inside the real pipeline beside the direct accuracy on the same faces, and latency.
+    A row whose numbers are missing or malformed in the card is left out."""
     shown: dict[str, str] = {}
     pipeline = card.metrics.get("pipeline")
-    if isinstance(pipeline, dict) and pipeline.get("n"):
-        shown["Faces found in webcam-like frames"] = (f"{pipeline['found_rate']:.1%} of {pipeline['n']} "
-                                                      f"{pipeline.get('split', '')} faces")
-        if pipeline.get("found"):
-            gap = pipeline["pipeline_accuracy"] - pipeline["direct_accuracy_found"]
-            shown["Accuracy on them through the pipeline"] = (
-                f"{pipeline['pipeline_accuracy']:.1%} (ready-made crops of the same faces: "
-                f"{pipeline['direct_accuracy_found']:.1%}, difference {gap * 100:+.1f} points)")
     latency = card.metrics.get("latency")
-    if isinstance(latency, dict) and "ms_per_face_b1_p50" in latency:
-        threads = latency.get("threads")
-        shown["Classifier time per face"] = (
-            f"{latency['ms_per_face_b1_p50']:.2f} ms median, {latency['ms_per_face_b1_p95']:.2f} ms p95 "
-            f"(batch 1, {latency.get('runtime', '?')}"
-            f"{', one thread' if threads == 1 else ''}, {latency.get('cpu', 'unknown CPU')}, "
-            f"{latency.get('measured', '')})")
+    try:
+        if isinstance(pipeline, dict) and pipeline.get("n"):
+            shown["Faces found in webcam-like frames"] = (f"{float(pipeline['found_rate']):.1%} of "
+                                                          f"{pipeline['n']} {pipeline.get('split', '')} faces")
+            if pipeline.get("found"):
+                piped, direct = float(pipeline["pipeline_accuracy"]), float(pipeline["direct_accuracy_found"])
+                shown["Accuracy on them through the pipeline"] = (
+                    f"{piped:.1%} (ready-made crops of the same faces: {direct:.1%}, "
+                    f"difference {(piped - direct) * 100:+.1f} points)")
+    except (KeyError, TypeError, ValueError):
+        pass
+    try:
+        if isinstance(latency, dict) and "ms_per_face_b1_p50" in latency:
+            one_thread = ", one thread" if latency.get("threads") == 1 else ""
+            shown["Classifier time per face"] = (
+                f"{float(latency['ms_per_face_b1_p50']):.2f} ms median, "
+                f"{float(latency['ms_per_face_b1_p95']):.2f} ms p95 (batch 1, {latency.get('runtime', '?')}"
+                f"{one_thread}, {latency.get('cpu', 'unknown CPU')}, {latency.get('measured', '')})")
+    except (KeyError, TypeError, ValueError):
+        pass
     return shown
 
 

@@ -65,6 +65,13 @@ def test_a_card_without_in_use_numbers_shows_no_in_use_section() -> None:
     nothing_found = {"n": 10, "found": 0, "found_rate": 0.0, "split": "PrivateTest"}
     assert list(model_view.in_use(replace(card, metrics={"pipeline": nothing_found}))) == [
         "Faces found in webcam-like frames"]
+    # A hand-edited card with broken numbers loses those rows, not the page.
+    broken = {"pipeline": {"n": 10, "found": 3, "found_rate": "most"},
+              "latency": {"ms_per_face_b1_p50": 1.0}}
+    assert model_view.in_use(replace(card, metrics=broken)) == {}
+    half = {"pipeline": {"n": 10, "found": 3, "found_rate": 0.3}, "latency": card.metrics["latency"]}
+    assert list(model_view.in_use(replace(card, metrics=half))) == ["Faces found in webcam-like frames",
+                                                                    "Classifier time per face"]
 
 
 def test_an_uploaded_photo_is_scored_and_boxed(new_app: Callable[..., AppTest]) -> None:
