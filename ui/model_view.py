@@ -94,7 +94,7 @@ def in_use(card: ModelCard) -> dict[str, str]:
     try:
         if isinstance(pipeline, dict) and pipeline.get("n"):
             shown["Faces found in webcam-like frames"] = (f"{float(pipeline['found_rate']):.1%} of "
-                                                          f"{pipeline['n']} {pipeline.get('split', '')} faces")
+                                                          f"{int(pipeline['n']):,} {pipeline.get('split', '')} faces")
             if pipeline.get("found"):
                 piped, direct = float(pipeline["pipeline_accuracy"]), float(pipeline["direct_accuracy_found"])
                 shown["Accuracy on them through the pipeline"] = (

@@ -53,7 +53,7 @@ def test_the_in_use_numbers_come_from_card_json(new_app: Callable[..., AppTest])
     assert list(table.index) == ["Faces found in webcam-like frames", "Accuracy on them through the pipeline",
                                  "Classifier time per face"]
     values = table["value"].tolist()
-    assert values[0].startswith(f"{pipeline['found_rate']:.1%} of {pipeline['n']} PrivateTest faces")
+    assert values[0].startswith(f"{pipeline['found_rate']:.1%} of {pipeline['n']:,} PrivateTest faces")
     assert values[1].startswith(f"{pipeline['pipeline_accuracy']:.1%} (ready-made crops of the same faces: "
                                 f"{pipeline['direct_accuracy_found']:.1%}")
     assert values[2].startswith(f"{latency['ms_per_face_b1_p50']:.2f} ms median")
