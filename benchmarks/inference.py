@@ -54,8 +54,8 @@ ROUNDS = 10
 
 
 def accuracy(classify: Classify, analyze: Analyze, data: FaceDataset, frames: list[np.ndarray]) -> dict[str, float]:
-    """classify maps (n, 48, 48) uint8 -> (n, 7) probabilities in FER2013 order; analyze maps a BGR
-    frame to a list of faces."""
+    """Accuracy on every face and the face-found rate on the frames. classify maps (n, 48, 48) uint8
+    -> (n, 7) probabilities in FER2013 order; analyze maps a BGR frame to a list of faces."""
     probs = np.concatenate([classify(data.images[i: i + 256]) for i in range(0, len(data), 256)])
     return {"accuracy": float((probs.argmax(axis=1) == data.labels).mean()), "n": len(data),
             "analyze_face_found_rate": float(np.mean([len(analyze(f)) > 0 for f in frames]))}
