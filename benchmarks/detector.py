@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from benchmarks.inference import DEFAULT_DATA
@@ -43,6 +44,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
 
 
 def run(data_path: Path, *, faces: int, faceless: int, seed: int = 0) -> dict[str, Any]:
+    cv2.setNumThreads(1)  # as in benchmarks.inference: one core per peer
     data = load_fer2013(data_path, "PrivateTest")
     rng = np.random.default_rng(seed)
     with_face = [synthetic_frame(image, rng) for image in data.images[:faces]]
@@ -91,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.faces < 1 or args.faceless < 1:
         print("error: --faces and --faceless must be at least 1", file=sys.stderr)
         return 2
-    result = run(args.data, faces=args.faces, faceless=args.faceless)
+    try:
+        result = run(args.data, faces=args.faces, faceless=args.faceless)
+    except ValueError as exc:  # not a FER2013 CSV
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(result) if args.json else format_table(result))
     return 0
 

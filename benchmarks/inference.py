@@ -19,7 +19,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from emotion.data import FaceDataset, load_fer2013
-from emotion.latency import timings_ms
+from emotion.latency import cycling, timings_ms
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013" / "fer2013.csv.gz"
 FRAME_FACE_SIDE = 200  # a face at a realistic webcam distance in a 640x480 frame
@@ -61,12 +61,6 @@ def accuracy(classify: Classify, analyze: Analyze, data: FaceDataset, frames: li
             "analyze_face_found_rate": float(np.mean([len(analyze(f)) > 0 for f in frames]))}
 
 
-def cycling(fn: Callable[[Any], object], items: Sequence[Any] | np.ndarray, start: int) -> Callable[[], object]:
-    """A call of ``fn`` on the next of ``items`` each time (from ``start``, wrapping around)."""
-    position = iter(range(start, 10**9))
-    return lambda: fn(items[next(position) % len(items)])
-
-
 def interleaved_timings(peers: dict[str, tuple[Classify, Analyze]], faces: np.ndarray,
                         frames: list[np.ndarray], rounds: int = ROUNDS) -> dict[str, dict[str, float]]:
     """Batch-1 and batch-32 classifier timings and full-frame analyze timings for every peer,
@@ -76,7 +70,8 @@ def interleaved_timings(peers: dict[str, tuple[Classify, Analyze]], faces: np.nd
     b1: dict[str, list[np.ndarray]] = {name: [] for name in peers}
     b32: dict[str, list[np.ndarray]] = {name: [] for name in peers}
     frame_ms: dict[str, list[np.ndarray]] = {name: [] for name in peers}
-    per_round = max(1, len(faces) // rounds), max(1, 2 * len(batches) // rounds), max(1, len(frames) // rounds)
+    # At least two batch-32 calls a round: each round's one warm-up call is not timed.
+    per_round = max(1, len(faces) // rounds), max(2, 2 * len(batches) // rounds), max(1, len(frames) // rounds)
     names = list(peers)
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
@@ -171,8 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_file():
         print(f"error: FER2013 CSV not found at {args.data}", file=sys.stderr)
         return 2
-    results = run(args.data, threads=args.threads, timing_faces=args.timing_faces, frames=args.frames,
-                  model_dir=args.model, limit=args.limit)
+    if min(args.threads, args.timing_faces, args.frames, args.limit or 1) < 1:
+        print("error: --threads, --timing-faces, --frames and --limit must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        results = run(args.data, threads=args.threads, timing_faces=args.timing_faces, frames=args.frames,
+                      model_dir=args.model, limit=args.limit)
+    except ValueError as exc:  # not a FER2013 CSV, or a model folder that cannot be loaded
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(results) if args.json else format_table(results))
     return 0
 

@@ -107,12 +107,14 @@ class EmotionClassifier:
             raise ModelCardError(f"card lists {len(self.card.labels)} labels {list(self.card.labels)}, "
                                  f"model outputs {model.output_shape[-1]} classes")
         self.runtime = "keras"
+        #: CPU threads one prediction may use (None: TensorFlow's own pool, the Keras runtime).
+        self.threads: int | None = None
         self._infer: Callable[[np.ndarray], np.ndarray]
         if self.card.tflite_file:
             # The Keras model served only to check the card; the runtime file does the work, so the
             # Keras model is not kept (the graph below holds it in the Keras case).
-            self._infer = self._tflite_runner(expected_in, model.output_shape[-1])
-            self.runtime = "tflite"
+            runner = self._tflite_runner(expected_in, model.output_shape[-1])
+            self._infer, self.runtime, self.threads = runner, "tflite", runner.threads
         else:
             spec = tf.TensorSpec((None, *expected_in[1:]), tf.float32)
             # One traced graph for every batch size: no retracing, no predict() overhead.

@@ -1,17 +1,19 @@
 """Classifier latency as the model card records it: milliseconds per face at batch 1.
 
-The shipped runtime is a TFLite interpreter, which runs on one thread unless
-told otherwise, so this measures one CPU core doing the work the app does for
-every snapshot: prepare the crop, score it (and its mirror image when the card
-asks for flip averaging), apply the temperature. ``python -m benchmarks.inference``
-measures the same beside the ``fer`` package.
+The shipped runtime is a TFLite interpreter on one thread (``TFLiteRunner``),
+so this measures one CPU core doing the work the app does for every snapshot:
+prepare the crop, score it (and its mirror image when the card asks for flip
+averaging), apply the temperature. It is one measurement at ship time; on a
+shared machine the same call can run at half or twice the speed minutes later,
+so comparisons with another model belong in ``python -m benchmarks.inference``,
+which times both in alternating rounds of the same run.
 """
 
 from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,14 @@ def timings_ms(fn: Callable[[], object], repeats: int, warmup: int = 3) -> np.nd
     return out
 
 
+def cycling(fn: Callable[[Any], object], items: Sequence[Any] | np.ndarray, start: int = 0) -> Callable[[], object]:
+    """A call of ``fn`` on the next of ``items`` each time (from ``start``, wrapping around)."""
+    if len(items) == 0:
+        raise ValueError("nothing to time: no items")
+    position = iter(range(start, 10**9))
+    return lambda: fn(items[next(position) % len(items)])
+
+
 def cpu_name() -> str:
     """The CPU model as the OS names it (for reading a recorded latency), or the architecture."""
     try:
@@ -50,10 +60,8 @@ def classifier_latency(model_dir: Path, faces: np.ndarray, *, repeats: int = 300
     if len(faces) == 0:
         raise ValueError("no faces to time")
     clf = EmotionClassifier(model_dir)
-    it = iter(range(10**9))
-    ms = timings_ms(lambda: clf.predict(faces[next(it) % len(faces)][None]), repeats=repeats)
+    ms = timings_ms(cycling(clf.predict, [faces[i: i + 1] for i in range(len(faces))]), repeats=repeats)
     return {"ms_per_face_b1_p50": round(float(np.median(ms)), 3),
             "ms_per_face_b1_p95": round(float(np.percentile(ms, 95)), 3),
             "repeats": repeats, "runtime": clf.runtime, "test_time_flip": clf.card.test_time_flip,
-            "threads": 1 if clf.runtime == "tflite" else None, "cpu": cpu_name(),
-            "measured": time.strftime("%Y-%m-%d")}
+            "threads": clf.threads, "cpu": cpu_name(), "measured": time.strftime("%Y-%m-%d")}

@@ -39,8 +39,13 @@ def export_tflite(model: Any, path: Path) -> Path:
 class TFLiteRunner:
     """Runs a TFLite model on float32 batches of any size; returns its float outputs."""
 
-    def __init__(self, path: Path, *, threads: int | None = None) -> None:
+    def __init__(self, path: Path, *, threads: int = 1) -> None:
         import tensorflow as tf
+
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        #: CPU threads the interpreter may use; one by default, so concurrent sessions do not contend.
+        self.threads = threads
 
         with warnings.catch_warnings():
             # tf.lite.Interpreter announces its move to the ai-edge-litert package; it still ships

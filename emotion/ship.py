@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if (args.run is None) != args.remeasure:
         p.error("give --run DIR to ship a run, or --remeasure to re-measure the model in --target")
+    if args.remeasure and (args.flip != "auto" or args.keras_runtime):
+        p.error("--remeasure keeps the shipped model as it is: --flip and --keras-runtime apply when shipping a run")
     try:
         if args.remeasure:
             card = record_in_use(args.target, args.data)

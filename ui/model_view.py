@@ -93,8 +93,8 @@ def in_use(card: ModelCard) -> dict[str, str]:
     latency = card.metrics.get("latency")
     try:
         if isinstance(pipeline, dict) and pipeline.get("n"):
-            shown["Faces found in webcam-like frames"] = (f"{float(pipeline['found_rate']):.1%} of "
-                                                          f"{int(pipeline['n']):,} {pipeline.get('split', '')} faces")
+            faces = " ".join(str(part) for part in (f"{int(pipeline['n']):,}", pipeline.get("split"), "faces") if part)
+            shown["Faces found in webcam-like frames"] = f"{float(pipeline['found_rate']):.1%} of {faces}"
             if pipeline.get("found"):
                 piped, direct = float(pipeline["pipeline_accuracy"]), float(pipeline["direct_accuracy_found"])
                 shown["Accuracy on them through the pipeline"] = (
@@ -105,10 +105,11 @@ def in_use(card: ModelCard) -> dict[str, str]:
     try:
         if isinstance(latency, dict) and "ms_per_face_b1_p50" in latency:
             one_thread = ", one thread" if latency.get("threads") == 1 else ""
+            mirrored = ", with the mirror-image pass" if latency.get("test_time_flip") else ""
             shown["Classifier time per face"] = (
                 f"{float(latency['ms_per_face_b1_p50']):.2f} ms median, "
-                f"{float(latency['ms_per_face_b1_p95']):.2f} ms p95 (batch 1, {latency.get('runtime', '?')}"
-                f"{one_thread}, {latency.get('cpu', 'unknown CPU')}, {latency.get('measured', '')})")
+                f"{float(latency['ms_per_face_b1_p95']):.2f} ms p95 (batch 1{mirrored}, {latency.get('runtime', '?')}"
+                f"{one_thread}, {latency.get('cpu', 'unknown CPU')}, measured {latency.get('measured', '')})")
     except (KeyError, TypeError, ValueError):
         pass
     return shown

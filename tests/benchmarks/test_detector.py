@@ -33,3 +33,7 @@ def test_detector_benchmark_bad_arguments_are_clear_errors(tmp_path: Path, fer_c
     assert missing.returncode == 2 and "not found" in missing.stderr and "Traceback" not in missing.stderr
     empty = run("--data", str(fer_csv), "--faces", "0")
     assert empty.returncode == 2 and "must be at least 1" in empty.stderr and "Traceback" not in empty.stderr
+    not_fer = tmp_path / "sales.csv"
+    not_fer.write_text("region,revenue\nnorth,3\n")
+    wrong = run("--data", str(not_fer))
+    assert wrong.returncode == 2 and "lacks the FER2013 columns" in wrong.stderr and "Traceback" not in wrong.stderr

@@ -6,8 +6,13 @@ import importlib.util
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from benchmarks.inference import interleaved_timings
 from tests.conftest import ROOT
 
 KEYS = {"accuracy", "ms_per_face_b1_p50", "ms_per_face_b1_p95", "ms_per_face_b32_p50", "analyze_ms_p50"}
@@ -35,3 +40,41 @@ def test_benchmark_json_has_both_peers(fer_csv: Path) -> None:
 def test_benchmark_missing_data_is_a_clear_error(tmp_path: Path) -> None:
     out = run("--data", str(tmp_path / "nope.csv.gz"))
     assert out.returncode == 2 and "not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_benchmark_bad_input_is_a_clear_error(tmp_path: Path, fer_csv: Path) -> None:
+    not_fer = tmp_path / "sales.csv"
+    not_fer.write_text("region,revenue\nnorth,3\n")
+    out = run("--data", str(not_fer))
+    assert out.returncode == 2 and "lacks the FER2013 columns" in out.stderr and "Traceback" not in out.stderr
+    for flag in ("--timing-faces", "--frames"):
+        out = run("--data", str(fer_csv), flag, "0")
+        assert out.returncode == 2 and "must be at least 1" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_timings_alternate_the_peers_round_by_round() -> None:
+    calls: list[tuple[str, str]] = []
+
+    def peer(name: str) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], list[Any]]]:
+        def classify(faces: np.ndarray) -> np.ndarray:
+            calls.append((name, f"b{len(faces)}"))
+            return np.zeros((len(faces), 7))
+
+        def analyze(frame: np.ndarray) -> list[Any]:
+            calls.append((name, "frame"))
+            return []
+        return classify, analyze
+
+    faces = np.zeros((64, 48, 48), np.uint8)
+    frames = [np.zeros((4, 4, 3), np.uint8)] * 4
+    result = interleaved_timings({"ours": peer("ours"), "fer": peer("fer")}, faces, frames, rounds=4)
+    assert set(result) == {"ours", "fer"}
+    # The peer that ends a round starts the next (ours fer | fer ours | ours fer | fer ours): five turns.
+    turns = [name for i, (name, _) in enumerate(calls) if i == 0 or calls[i - 1][0] != name]
+    assert turns == ["ours", "fer", "ours", "fer", "ours"]
+    for name in ("ours", "fer"):
+        mine = [kind for who, kind in calls if who == name]
+        # Per round: 16 single faces (+3 warm-up), 2 batches of 32 (+1), 1 frame (+1).
+        assert mine.count("b1") == 4 * (16 + 3) and mine.count("b32") == 4 * (2 + 1)
+        assert mine.count("frame") == 4 * (1 + 1)
+        assert 0 <= result[name]["ms_per_face_b1_p50"] <= result[name]["ms_per_face_b1_p95"]

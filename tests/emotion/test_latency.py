@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from emotion.classifier import DEFAULT_MODEL_DIR
-from emotion.latency import classifier_latency, cpu_name, timings_ms
+from emotion.latency import classifier_latency, cpu_name, cycling, timings_ms
+from emotion.runtime import TFLiteRunner
 from tests.emotion.helpers import face
 
 
@@ -16,6 +17,24 @@ def test_timings_count_only_the_timed_calls() -> None:
     assert len(calls) == 7 and ms.shape == (5,) and (ms >= 0).all()
     with pytest.raises(ValueError, match="repeats"):
         timings_ms(lambda: None, repeats=0)
+
+
+def test_cycling_walks_the_items_in_turn_and_wraps() -> None:
+    seen: list[int] = []
+    call = cycling(seen.append, [10, 20, 30], start=1)
+    for _ in range(4):
+        call()
+    assert seen == [20, 30, 10, 20]
+    with pytest.raises(ValueError, match="no items"):
+        cycling(seen.append, [])
+
+
+def test_the_runtime_runs_on_the_threads_it_is_given() -> None:
+    model = DEFAULT_MODEL_DIR / "model.tflite"
+    assert TFLiteRunner(model).threads == 1
+    assert TFLiteRunner(model, threads=2).threads == 2
+    with pytest.raises(ValueError, match="threads"):
+        TFLiteRunner(model, threads=0)
 
 
 def test_shipped_model_latency_is_measured_through_its_runtime() -> None:

@@ -74,6 +74,11 @@ def test_ship_cli_needs_a_run_or_remeasure(capsys: pytest.CaptureFixture[str]) -
             main(argv)
         assert exit_info.value.code == 2
         assert "give --run DIR to ship a run, or --remeasure" in capsys.readouterr().err
+    for extra in (["--flip", "on"], ["--keras-runtime"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--remeasure", "--data", "x.csv", *extra])
+        assert exit_info.value.code == 2
+        assert "--remeasure keeps the shipped model as it is" in capsys.readouterr().err
 
 
 def test_remeasure_of_a_folder_without_a_model_is_a_clear_error(fixture_csv: Path, tmp_path: Path,
