@@ -153,21 +153,26 @@ def test_a_campaign_that_keeps_face_crops_asks_for_a_second_tick(
     assert sorted(crops for *_, crops in given[1]) == [False, True]
 
 
+Face = str | None | Callable[[], str | None]
+
+
 @pytest.fixture
-def camera_feed() -> Iterator[Callable[[Any, str | None], None]]:
-    """Feeds frames into a session's frame callback every 50 ms, as streamlit-webrtc's thread would."""
+def camera_feed() -> Iterator[Callable[[Any, Face], None]]:
+    """Feeds frames into a session's frame callback every 50 ms, as streamlit-webrtc's thread would.
+    The face is a fixture name, None (an empty frame) or a function choosing one at each frame."""
     state: dict[str, Any] = {"fixture": None, "session": None}
     stop = threading.Event()
 
     def feed() -> None:
         while not stop.wait(0.05):
             if state["session"] is not None:
-                state["session"].on_frame(video_frame(state["fixture"]))
+                fixture = state["fixture"]
+                state["session"].on_frame(video_frame(fixture() if callable(fixture) else fixture))
 
     thread = threading.Thread(target=feed, daemon=True)
     thread.start()
 
-    def show(session: Any, fixture: str | None) -> None:
+    def show(session: Any, fixture: Face) -> None:
         state["session"], state["fixture"] = session, fixture
 
     yield show
@@ -187,18 +192,18 @@ def run_until(app: AppTest, done: Callable[[], bool], what: str, tries: int = 20
 
 def test_a_whole_session_through_the_page(new_app: Callable[..., AppTest], app_store: Store,
                                           campaign: Callable[..., Campaign],
-                                          camera_feed: Callable[[Any, str | None], None]) -> None:
+                                          camera_feed: Callable[[Any, Face], None]) -> None:
     made = campaign(exposure_s=1.0, interval_s=0.25)
     app = opened(new_app, made)
     app.checkbox[0].check().run()
     app.button[0].click().run()
     session = app.session_state[PARTICIPANT_FLOW]
-    camera_feed(session, HAPPY)
-    faces = {"A": HAPPY, "B": SAD}
+    # The participant smiles at ad A and frowns at ad B from the frame the ad appears in (choosing
+    # the face in the feed thread: a switch after the page's next run came late on a loaded machine).
+    camera_feed(session, lambda: SAD if session.flow.step is Step.WATCH and session.flow.variant == "B" else HAPPY)
     for n in (1, 2):
         run_until(app, lambda: session.flow.step is Step.WATCH and session.flow.shown_at is not None, f"ad {n}")
         assert app.progress[0].proto.text.endswith(f"Ad {n} of 2") and len(app.get("image")) == 1
-        camera_feed(session, faces[session.flow.variant])
         run_until(app, lambda: session.flow.step is Step.RATE, f"rating {n}")
         assert "very positive" in app.radio[0].options[-1]
         app.button[0].click().run()  # Continue without a rating
