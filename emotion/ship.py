@@ -91,11 +91,11 @@ def record_in_use(target: Path, data: Path, *, limit: int | None = None) -> Mode
     """Measure the shipped model in ``target`` as the app uses it and record it in its card:
     ``pipeline`` (face-found rate and accuracy after detect + align + crop beside the direct accuracy
     on the same faces) and ``latency`` (ms per face at batch 1). Nothing is tuned on these numbers."""
+    card = ModelCard.load(target)
     pipeline = run_pipeline_evaluation(target, data, IN_USE_SPLIT, limit=limit)
-    faces = load_dataset(data, split=IN_USE_SPLIT, size=ModelCard.load(target).input_size).images[:LATENCY_FACES]
+    faces = load_dataset(data, split=IN_USE_SPLIT, size=card.input_size).images[:LATENCY_FACES]
     latency = classifier_latency(target, faces)
-    card = ModelCard.load(target).with_metrics(pipeline={"split": IN_USE_SPLIT, **pipeline.to_dict()},
-                                               latency=latency)
+    card = card.with_metrics(pipeline={"split": IN_USE_SPLIT, **pipeline.to_dict()}, latency=latency)
     card.save(target)
     return card
 
