@@ -1,4 +1,4 @@
-"""Two small patches of third-party WebRTC code, installed once, each undoing one known failure.
+"""Three small patches of third-party WebRTC code, installed once, each undoing one known failure.
 
 1. ``install_start_race_fix``: a start-up race in streamlit-webrtc 0.79.0.
    ``component._get_or_create_context`` treats a context as "orphaned" (and
@@ -15,7 +15,32 @@
    before the original function runs, which skips it. Remove this patch
    when streamlit-webrtc fixes the race (see docs E2E.md, section 3).
 
-2. ``install_loopback_ice``: aioice (under aiortc) never offers 127.0.0.1 as
+2. ``install_restart_fix``: streamlit-webrtc 0.79.0 loses track of a
+   browser that stops its camera connection and starts a new one quickly (the
+   page's own reconnect from the first ad on, or a participant pressing Stop
+   and Start). Streamlit delivers only the latest component value, so the
+   server can miss the "stopped" value in between and see only the new
+   offer. Its bookkeeping then goes wrong in three ways, each seen in the
+   three-browser test's server log (one browser got no picture for three
+   minutes):
+
+   a. a worker for the old offer is still there, so the new offer is never
+      answered and the browser waits for an answer that never comes;
+   b. the old worker is gone but its answer is marked sent, so a worker is
+      made for an offer that was answered already, and its answer is never
+      sent;
+   c. after any reset while the browser still shows an offer, the cached
+      state says "stopped" (the value did not change, so no callback sets
+      it), and every run then tears the new worker down and makes another
+      one from the same offer, about once a second, for minutes.
+
+   The patch remembers which offer the context's worker answers: a different
+   offer resets the context first (a), an offer already answered by a worker
+   that has gone is not answered again (b), and a context whose browser
+   shows an offer counts as signalling (c). Remove it with the start-race
+   patch when streamlit-webrtc fixes these.
+
+3. ``install_loopback_ice``: aioice (under aiortc) never offers 127.0.0.1 as
    an ICE candidate, so inside a loopback-only network (the end-to-end
    tests) the server has no candidate and the video stays black. Opt-in
    only (``EMOTION_AB_LOOPBACK_ICE=1``): real deployments must not offer it.
@@ -23,9 +48,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _MARK = "_emotion_ab_patch"
 _lock = threading.Lock()
@@ -56,6 +84,52 @@ def start_race_fix_installed() -> bool:
     from streamlit_webrtc import component
 
     return bool(getattr(component._get_or_create_context, _MARK, False))
+
+
+#: The offer SDP the context's worker was made for (an attribute this patch keeps on the context).
+ANSWERED_OFFER = "_emotion_ab_answered_offer"
+
+
+def install_restart_fix() -> None:
+    """Wrap ``streamlit_webrtc.component._handle_worker_lifecycle`` so that every new offer of the
+    browser is answered once, and only once (idempotent)."""
+    from streamlit_webrtc import component
+    from streamlit_webrtc.component import WebRtcStreamerState
+
+    with _lock:
+        original: Callable[..., None] = component._handle_worker_lifecycle
+        if getattr(original, _MARK, False):
+            return
+
+        def handle_worker_lifecycle(context: Any, key: str, sdp_offer: dict[str, Any] | None, **kwargs: Any) -> None:
+            offer = sdp_offer.get("sdp") if isinstance(sdp_offer, dict) else None
+            if offer:
+                answered = getattr(context, ANSWERED_OFFER, None)
+                worker = context._get_worker()
+                answer_out = context._sdp_answer_json is not None or context._is_sdp_answer_sent
+                if answered is not None and offer != answered and (worker is not None or answer_out):
+                    log.info("camera %s: the browser sent a new offer before the server saw its last "
+                             "connection stop; answering the new one", key)
+                    component._reset_context(context)  # (a)
+                elif offer == answered and worker is None and answer_out:
+                    sdp_offer = None  # (b): that worker's answer went out already; its connection is gone
+                if not context.state.playing and not context.state.signalling:
+                    context._set_state(WebRtcStreamerState(playing=False, signalling=True))  # (c)
+            try:
+                original(context, key, sdp_offer, **kwargs)
+            finally:
+                if offer and sdp_offer is not None and context._get_worker() is not None:
+                    setattr(context, ANSWERED_OFFER, offer)
+
+        setattr(handle_worker_lifecycle, _MARK, True)
+        handle_worker_lifecycle.__wrapped__ = original  # type: ignore[attr-defined]
+        component._handle_worker_lifecycle = handle_worker_lifecycle
+
+
+def restart_fix_installed() -> bool:
+    from streamlit_webrtc import component
+
+    return bool(getattr(component._handle_worker_lifecycle, _MARK, False))
 
 
 def loopback_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:

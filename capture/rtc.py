@@ -147,12 +147,13 @@ def camera(callback: Callable[[Any], Any], *, playing: bool | None = None,
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
     from streamlit_webrtc.webrtc import SignallingTimeoutError
 
-    from capture.patches import install_loopback_ice, install_start_race_fix
+    from capture.patches import install_loopback_ice, install_restart_fix, install_start_race_fix
 
     config = rtc_configuration(secrets=_streamlit_secrets() if secrets is None else secrets)
     if not browser_session():
         return None
     install_start_race_fix()
+    install_restart_fix()
     if loopback_ice_enabled():
         install_loopback_ice()
     try:

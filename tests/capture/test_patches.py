@@ -1,8 +1,10 @@
-"""The two WebRTC patches: the streamlit-webrtc 0.79.0 start-up race, and loopback ICE candidates."""
+"""The three WebRTC patches: the streamlit-webrtc 0.79.0 start-up race and quick restarts, and loopback ICE
+candidates."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,9 +15,12 @@ from streamlit_webrtc import component
 from streamlit_webrtc.component import WebRtcStreamerContext, WebRtcStreamerState
 
 from capture.patches import (
+    ANSWERED_OFFER,
     install_loopback_ice,
+    install_restart_fix,
     install_start_race_fix,
     loopback_host_addresses,
+    restart_fix_installed,
     start_race_fix_installed,
 )
 
@@ -99,3 +104,142 @@ def test_loopback_ice_offers_a_127_0_0_1_host_candidate(monkeypatch: pytest.Monk
             await connection.close()
 
     assert asyncio.run(gather()) == ["127.0.0.1"]
+
+
+# -- the restart fix ----------------------------------------------------------------------------
+
+class RerunRequestedError(Exception):
+    """What st.rerun does inside a script run: ends the run (the next run starts afresh)."""
+
+
+class OfferWorker:
+    """Stands in for streamlit-webrtc's worker: answers the offer it was made for; records being stopped."""
+
+    backend = "aiortc"
+    made: list[OfferWorker] = []
+
+    def __init__(self) -> None:
+        self.offer: str | None = None
+        self.local_description: SimpleNamespace | None = None
+        self.stopped = False
+        OfferWorker.made.append(self)  # held here: the context only keeps a weak reference
+
+    def process_offer(self, sdp: str, type_: str, timeout: float) -> None:
+        self.offer = sdp
+        self.local_description = SimpleNamespace(sdp=f"answer to {sdp}", type="answer")
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.fixture
+def lifecycle(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """One script run's worker reconciliation: returns whether the run asked for a rerun."""
+    monkeypatch.setattr(component, "rerun", lambda: (_ for _ in ()).throw(RerunRequestedError()))
+    # Put the original function back after the test, whatever the test installs.
+    monkeypatch.setattr(component, "_handle_worker_lifecycle", component._handle_worker_lifecycle)
+    OfferWorker.made = []
+
+    def run(context: WebRtcStreamerContext[Any, Any], offer: str | None) -> bool:
+        if context._sdp_answer_json:  # as _get_or_create_context does: this run forwards the answer
+            context._is_sdp_answer_sent = True
+        try:
+            component._handle_worker_lifecycle(context, KEY, {"sdp": offer, "type": "offer"} if offer else None,
+                                               make_worker=OfferWorker)
+        except RerunRequestedError:
+            return True
+        return False
+
+    return run
+
+
+def signalling(context: WebRtcStreamerContext[Any, Any]) -> None:
+    """What streamlit-webrtc's on_change callback does when the browser's value holds an offer."""
+    context._set_state(WebRtcStreamerState(playing=False, signalling=True))
+
+
+def answered(context: WebRtcStreamerContext[Any, Any]) -> str | None:
+    return json.loads(context._sdp_answer_json)["sdp"] if context._sdp_answer_json else None
+
+
+def playing_context(lifecycle: Any) -> WebRtcStreamerContext[Any, Any]:
+    """A context that answered offer "X" and whose stream then played (the browser's value drops the offer)."""
+    context: WebRtcStreamerContext[Any, Any] = WebRtcStreamerContext(
+        worker=None, state=WebRtcStreamerState(playing=False, signalling=True))
+    assert lifecycle(context, "X")  # worker made, answer flushed with a rerun
+    assert not lifecycle(context, "X")  # the answer went out
+    context._set_state(WebRtcStreamerState(playing=True, signalling=False))
+    assert not lifecycle(context, None)
+    return context
+
+
+def test_the_normal_start_and_stop_are_unchanged(lifecycle: Any) -> None:
+    install_restart_fix()
+    install_restart_fix()  # idempotent
+    assert restart_fix_installed()
+    context = playing_context(lifecycle)
+    first = context._get_worker()
+    assert answered(context) == "answer to X" and getattr(context, ANSWERED_OFFER) == "X"
+    context._set_state(WebRtcStreamerState(playing=False, signalling=False))  # the browser stopped
+    assert lifecycle(context, None)  # reset, rerun to clear the answer
+    assert first.stopped and context._get_worker() is None and answered(context) is None
+    signalling(context)  # Start again: a new offer
+    assert lifecycle(context, "Y")
+    assert answered(context) == "answer to Y" and context._get_worker().offer == "Y"
+
+
+def test_without_the_fix_a_quick_restart_is_never_answered(lifecycle: Any) -> None:
+    context = playing_context(lifecycle)
+    signalling(context)  # the browser stopped and sent offer Y; the server only saw Y
+    for _ in range(3):
+        assert not lifecycle(context, "Y")
+    assert context._get_worker().offer == "X" and answered(context) == "answer to X"  # Y waits for ever
+
+
+def test_with_the_fix_a_quick_restart_gets_its_answer(lifecycle: Any) -> None:
+    install_restart_fix()
+    context = playing_context(lifecycle)
+    old = context._get_worker()
+    signalling(context)
+    assert lifecycle(context, "Y")  # the old connection is torn down, the new offer answered
+    assert old.stopped and context._get_worker().offer == "Y" and answered(context) == "answer to Y"
+    assert not lifecycle(context, "Y") and len(OfferWorker.made) == 2  # and only once
+
+
+def stale_state_context(lifecycle: Any) -> WebRtcStreamerContext[Any, Any]:
+    """The browser shows offer X and got its answer; the cached state says "stopped" (a reset the
+    browser's value did not follow, so no callback set the state back)."""
+    context: WebRtcStreamerContext[Any, Any] = WebRtcStreamerContext(
+        worker=None, state=WebRtcStreamerState(playing=False, signalling=True))
+    assert lifecycle(context, "X") and not lifecycle(context, "X")
+    context._set_state(WebRtcStreamerState(playing=False, signalling=False))
+    return context
+
+
+def test_without_the_fix_a_stale_state_makes_a_worker_every_other_run(lifecycle: Any) -> None:
+    context = stale_state_context(lifecycle)
+    for _ in range(6):
+        assert lifecycle(context, "X")  # reset, make, reset, make...
+    assert len(OfferWorker.made) == 4 and sum(w.stopped for w in OfferWorker.made) == 3
+
+
+def test_with_the_fix_a_stale_state_keeps_its_worker(lifecycle: Any) -> None:
+    install_restart_fix()
+    context = stale_state_context(lifecycle)
+    for _ in range(6):
+        assert not lifecycle(context, "X")
+    assert len(OfferWorker.made) == 1 and not OfferWorker.made[0].stopped
+    assert context.state.signalling and answered(context) == "answer to X"
+
+
+def test_an_offer_whose_worker_is_gone_is_not_answered_twice(lifecycle: Any) -> None:
+    install_restart_fix()
+    context: WebRtcStreamerContext[Any, Any] = WebRtcStreamerContext(
+        worker=None, state=WebRtcStreamerState(playing=False, signalling=True))
+    assert lifecycle(context, "X") and not lifecycle(context, "X")
+    context._set_worker(None)  # the worker ended (the context holds it only weakly)
+    assert not lifecycle(context, "X")
+    assert len(OfferWorker.made) == 1 and context._get_worker() is None
+    signalling(context)
+    assert lifecycle(context, "Y")  # a new offer still is
+    assert context._get_worker().offer == "Y" and answered(context) == "answer to Y"

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import AppServer, FakeCamera, chromium, loopback_namespace, unavailable_reason
+from tests.e2e.harness import (
+    AppServer,
+    FakeCamera,
+    chromium,
+    connection_states,
+    loopback_namespace,
+    unavailable_reason,
+)
 
 
 @pytest.fixture
@@ -47,14 +54,15 @@ def app_server(loopback: None, tmp_path: Path) -> Iterator[Callable[[], AppServe
 @pytest.fixture
 def browser(loopback: None, tmp_path: Path) -> Iterator[Callable[[str, str | None], tuple[Any, FakeCamera]]]:
     """Opens a headless Chromium whose fake webcam (a .y4m it streams) starts by showing ``fixture``."""
-    drivers: list[Any] = []
+    drivers: list[tuple[str, Any]] = []
 
     def open_browser(name: str, fixture: str | None) -> tuple[Any, FakeCamera]:
         camera = FakeCamera(tmp_path / f"{name}.y4m", fixture)
         driver = chromium(camera.path, tmp_path / f"profile-{name}")
-        drivers.append(driver)
+        drivers.append((name, driver))
         return driver, camera
 
     yield open_browser
-    for driver in drivers:
+    for name, driver in drivers:
+        print(f"--- {name}: camera connection states (browser console) ---\n{connection_states(driver)}")
         driver.quit()

@@ -219,6 +219,7 @@ def chromium(camera: Path, profile: Path) -> Any:
                  "--no-first-run", "--no-default-browser-check", "--autoplay-policy=no-user-gesture-required",
                  "--window-size=1280,1000", f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the camera component's console
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.implicitly_wait(0)
     return driver
@@ -266,3 +267,17 @@ def live_campaign(data_dir: Path, name: str, *, exposure_s: float, interval_s: f
         db.set_variant(campaign, "A", ad_image(AD_SHAPES["A"], (40, 40, 200)), "a.png")
         db.set_variant(campaign, "B", ad_image(AD_SHAPES["B"], (200, 80, 40)), "b.png")
         return db.go_live(campaign)
+
+
+def connection_states(driver: Any) -> str:
+    """The camera component's connection state changes from the browser's console, with times (for a
+    failing test's output): "failed" means the connection was never made, "disconnected" that it was
+    made and then heard nothing from the server for a few seconds."""
+    try:
+        entries = driver.get_log("browser")
+    except Exception as exc:  # the browser is gone
+        return f"(console unreadable: {exc!r})"
+    lines = [time.strftime("%H:%M:%S", time.localtime(e["timestamp"] / 1000)) + f".{e['timestamp'] % 1000:03d} "
+             + e["message"].split(" ", 2)[-1][:160]
+             for e in entries if any(k in e["message"] for k in ("connectionstatechange", "Receive answer", "rror"))]
+    return "\n".join(lines) or "(none)"
