@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_runtime import install_run_cleanup
 from app_state import LOGGED_IN, TOKEN_PARAM, init_session
 
+install_run_cleanup()  # before this run ends: its clean-up is the first to be kept cheap
 st.set_page_config(page_title="Emotion A/B testing", page_icon=":bar_chart:", layout="wide")
 init_session()
 

@@ -110,6 +110,7 @@ class ParticipantBrowser:
         """Press Start camera; press it again if the stream did not start (a click on a busy page can be
         lost, and a person would simply press again)."""
         wait_for(lambda: self.camera_button(click_start=True), STEP_TIMEOUT_S, "the Start camera button")
+        self._restarted_at = time.monotonic()  # the new connection gets its time to deliver a picture
 
     def wait(self, condition: Callable[[], Any], what: str, timeout: float = STEP_TIMEOUT_S) -> Any:
         """Poll ``condition`` like a participant: during the camera check, press Start camera again

@@ -1,0 +1,60 @@
+"""The Streamlit server's per-run housekeeping, kept cheap: it runs after every script run.
+
+Streamlit ends every script run (a full page run or a 0.5 s fragment timer
+of the participate page) with two clean-ups meant for notebooks-turned-apps:
+
+- ``gc.collect(2)`` (``runner.postScriptGC``), switched off in
+  ``.streamlit/config.toml``;
+- ``keras.backend.clear_session()`` whenever Keras is imported - and
+  importing TensorFlow imports it. That call also runs a full ``gc.collect()``
+  and resets Keras' global state.
+
+With TensorFlow, OpenCV and Streamlit loaded (about 440,000 Python objects)
+each of these takes about 0.2 s here, holding the GIL: three participants'
+timers (6 runs a second) asked for more than the server had, and the WebRTC
+event loop, which answers the browsers' connectivity checks, starved -
+browsers dropped their camera connections, and pages lagged by seconds. This
+app builds no Keras model per run (the classifier is one cached resource), so
+there is nothing for ``clear_session`` to clean: ``install_run_cleanup``
+keeps the rest of Streamlit's clean-up (closing matplotlib figures) and skips
+Keras. Remove it if Streamlit makes that clean-up optional.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+
+_MARK = "_emotion_ab_patch"
+_lock = threading.Lock()
+
+
+def clean_problem_modules() -> None:
+    """Streamlit's after-run clean-up of stateful modules, without ``keras.backend.clear_session()``."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")  # figures a run left open would pile up in a long-running server
+
+
+def install_run_cleanup() -> None:
+    """Replace ``streamlit``'s ``_clean_problem_modules`` with ``clean_problem_modules`` (idempotent)."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    with _lock:
+        original: Callable[[], None] = script_runner._clean_problem_modules
+        if getattr(original, _MARK, False):
+            return
+
+        def cleanup() -> None:
+            clean_problem_modules()
+
+        setattr(cleanup, _MARK, True)
+        cleanup.__wrapped__ = original  # type: ignore[attr-defined]
+        script_runner._clean_problem_modules = cleanup
+
+
+def run_cleanup_installed() -> bool:
+    from streamlit.runtime.scriptrunner import script_runner
+
+    return bool(getattr(script_runner._clean_problem_modules, _MARK, False))
