@@ -65,4 +65,8 @@ def browser(loopback: None, tmp_path: Path) -> Iterator[Callable[[str, str | Non
     yield open_browser
     for name, driver in drivers:
         print(f"--- {name}: camera connection states (browser console) ---\n{connection_states(driver)}")
+        try:  # what the page (and the camera preview in it) showed at the end, for a failing test
+            driver.save_screenshot(str(tmp_path / f"screen-{name}.png"))
+        except Exception as exc:  # the browser is gone
+            print(f"(no screenshot of {name}: {exc!r})")
         driver.quit()

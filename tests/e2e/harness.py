@@ -138,6 +138,7 @@ logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(leveln
 for name in ("streamlit_webrtc", "capture"):
     logging.getLogger(name).setLevel(logging.INFO)
 logging.getLogger("streamlit_webrtc.component").setLevel(logging.DEBUG)
+logging.getLogger("capture.worker").setLevel(logging.DEBUG)  # each camera check's verdict and frame size
 from streamlit.web.cli import main
 sys.argv[0] = "streamlit"
 sys.exit(main())
