@@ -105,8 +105,10 @@ class InferenceWorker:
             if job.tag.kind == CHECK:
                 quality = check_frame(job.image, self._classifier.detector)
                 self._holder.record_check(quality.verdict)
-                log.debug("participant %s: camera check %r on a %dx%d frame (mean grey %.0f)", self.participant_id,
-                          quality.verdict, job.image.shape[1], job.image.shape[0], float(job.image.mean()))
+                if log.isEnabledFor(logging.DEBUG):  # the mean is work a served frame should not pay for
+                    log.debug("participant %s: camera check %r on a %dx%d frame (mean grey %.0f)",
+                              self.participant_id, quality.verdict, job.image.shape[1], job.image.shape[0],
+                              float(job.image.mean()))
             else:
                 self._pending.append(self._snapshot(job))
         except Exception as exc:  # one bad frame must not end the participant's capture
