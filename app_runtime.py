@@ -23,11 +23,9 @@ Keras. Remove it if Streamlit makes that clean-up optional.
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
 
-_MARK = "_emotion_ab_patch"
-_lock = threading.Lock()
+from capture.patches import wrap_once, wrapped
 
 
 def clean_problem_modules() -> None:
@@ -41,20 +39,24 @@ def install_run_cleanup() -> None:
     """Replace ``streamlit``'s ``_clean_problem_modules`` with ``clean_problem_modules`` (idempotent)."""
     from streamlit.runtime.scriptrunner import script_runner
 
-    with _lock:
-        original: Callable[[], None] = script_runner._clean_problem_modules
-        if getattr(original, _MARK, False):
-            return
-
+    def make(original: Callable[..., object]) -> Callable[[], None]:
         def cleanup() -> None:
             clean_problem_modules()
 
-        setattr(cleanup, _MARK, True)
-        cleanup.__wrapped__ = original  # type: ignore[attr-defined]
-        script_runner._clean_problem_modules = cleanup
+        return cleanup
+
+    wrap_once(script_runner, "_clean_problem_modules", make)
 
 
 def run_cleanup_installed() -> bool:
     from streamlit.runtime.scriptrunner import script_runner
 
-    return bool(getattr(script_runner._clean_problem_modules, _MARK, False))
+    return wrapped(script_runner, "_clean_problem_modules")
+
+
+def streamlit_clean_problem_modules() -> Callable[[], None]:
+    """Streamlit's own clean-up function, installed or not (for the benchmark and the tests)."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    current = script_runner._clean_problem_modules
+    return getattr(current, "__wrapped__", current)  # type: ignore[no-any-return]

@@ -24,25 +24,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from app_runtime import clean_problem_modules
+from app_runtime import clean_problem_modules, streamlit_clean_problem_modules
 
 
 def streamlit_cleanup() -> None:
     """Streamlit 1.67's after-run clean-up with its shipped defaults."""
-    from streamlit.runtime.scriptrunner import script_runner
-
-    original = getattr(script_runner._clean_problem_modules, "__wrapped__", script_runner._clean_problem_modules)
-    original()
+    streamlit_clean_problem_modules()()
     gc.collect(2)
 
 
 def run(repeats: int) -> dict[str, Any]:
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
-    import app_state  # the WebRTC stack, as the server imports it (before TensorFlow)
+    import app_state  # noqa: F401  (the WebRTC stack, as the server imports it: before TensorFlow)
     from emotion.classifier import EmotionClassifier
 
-    classifier = EmotionClassifier()  # what the server keeps loaded (TensorFlow, Keras, the model)
+    classifier = EmotionClassifier()  # noqa: F841  (what the server keeps loaded: TensorFlow, Keras, the model)
+    objects = len(gc.get_objects())
     peers: dict[str, Callable[[], None]] = {"streamlit": streamlit_cleanup, "app": clean_problem_modules}
     times: dict[str, list[float]] = {name: [] for name in peers}
     for _ in range(repeats):
@@ -50,8 +48,7 @@ def run(repeats: int) -> dict[str, Any]:
             start = time.perf_counter()
             cleanup()
             times[name].append((time.perf_counter() - start) * 1000)
-    del classifier, app_state
-    return {"objects": len(gc.get_objects()), "repeats": repeats,
+    return {"objects": objects, "repeats": repeats,
             "ms_per_run_median": {name: round(statistics.median(t), 2) for name, t in times.items()}}
 
 

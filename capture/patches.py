@@ -1,5 +1,7 @@
 """Three small patches of third-party WebRTC code, installed once, each undoing one known failure.
 
+``wrap_once`` installs each wrapper (and ``app_runtime``'s patch of Streamlit).
+
 1. ``install_start_race_fix``: a start-up race in streamlit-webrtc 0.79.0.
    ``component._get_or_create_context`` treats a context as "orphaned" (and
    tears its stream down) when Streamlit's script-run counter moved by more
@@ -58,32 +60,48 @@ log = logging.getLogger(__name__)
 _MARK = "_emotion_ab_patch"
 _lock = threading.Lock()
 
+Function = Callable[..., Any]
+
+
+def wrap_once(owner: Any, name: str, make: Callable[[Function], Function]) -> None:
+    """Replace ``owner.<name>`` with ``make(original)``, marked as ours, unless ours is already there
+    (idempotent and thread-safe); the original stays reachable as the wrapper's ``__wrapped__``."""
+    with _lock:
+        original = getattr(owner, name)
+        if getattr(original, _MARK, False):
+            return
+        wrapper = make(original)
+        setattr(wrapper, _MARK, True)
+        wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+        setattr(owner, name, wrapper)
+
+
+def wrapped(owner: Any, name: str) -> bool:
+    """Whether ``owner.<name>`` is a wrapper installed by ``wrap_once``."""
+    return bool(getattr(getattr(owner, name), _MARK, False))
+
 
 def install_start_race_fix() -> None:
     """Wrap ``streamlit_webrtc.component._get_or_create_context`` to skip the orphan check (idempotent)."""
     import streamlit as st
     from streamlit_webrtc import component
 
-    with _lock:
-        original: Callable[[str], Any] = component._get_or_create_context
-        if getattr(original, _MARK, False):
-            return
-
+    def make(original: Function) -> Function:
         def get_or_create_context(key: str) -> Any:
             context = st.session_state.get(key)
             if context is not None and hasattr(context, "_last_rendered_run_count"):
                 context._last_rendered_run_count = None
             return original(key)
 
-        setattr(get_or_create_context, _MARK, True)
-        get_or_create_context.__wrapped__ = original  # type: ignore[attr-defined]
-        component._get_or_create_context = get_or_create_context
+        return get_or_create_context
+
+    wrap_once(component, "_get_or_create_context", make)
 
 
 def start_race_fix_installed() -> bool:
     from streamlit_webrtc import component
 
-    return bool(getattr(component._get_or_create_context, _MARK, False))
+    return wrapped(component, "_get_or_create_context")
 
 
 #: The offer SDP the context's worker was made for (an attribute this patch keeps on the context).
@@ -96,11 +114,7 @@ def install_restart_fix() -> None:
     from streamlit_webrtc import component
     from streamlit_webrtc.component import WebRtcStreamerState
 
-    with _lock:
-        original: Callable[..., None] = component._handle_worker_lifecycle
-        if getattr(original, _MARK, False):
-            return
-
+    def make(original: Function) -> Function:
         def handle_worker_lifecycle(context: Any, key: str, sdp_offer: dict[str, Any] | None, **kwargs: Any) -> None:
             offer = sdp_offer.get("sdp") if isinstance(sdp_offer, dict) else None
             if offer:
@@ -121,15 +135,15 @@ def install_restart_fix() -> None:
                 if offer and sdp_offer is not None and context._get_worker() is not None:
                     setattr(context, ANSWERED_OFFER, offer)
 
-        setattr(handle_worker_lifecycle, _MARK, True)
-        handle_worker_lifecycle.__wrapped__ = original  # type: ignore[attr-defined]
-        component._handle_worker_lifecycle = handle_worker_lifecycle
+        return handle_worker_lifecycle
+
+    wrap_once(component, "_handle_worker_lifecycle", make)
 
 
 def restart_fix_installed() -> bool:
     from streamlit_webrtc import component
 
-    return bool(getattr(component._handle_worker_lifecycle, _MARK, False))
+    return wrapped(component, "_handle_worker_lifecycle")
 
 
 def loopback_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:

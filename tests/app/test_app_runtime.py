@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import keras
 import matplotlib
@@ -12,7 +12,7 @@ import pytest
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
-from app_runtime import install_run_cleanup, run_cleanup_installed
+from app_runtime import install_run_cleanup, run_cleanup_installed, streamlit_clean_problem_modules
 from tests.conftest import ROOT
 
 matplotlib.use("Agg")
@@ -29,14 +29,9 @@ def keras_resets(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
     yield calls
 
 
-def streamlit_cleanup() -> Callable[[], None]:
-    current = script_runner._clean_problem_modules
-    return getattr(current, "__wrapped__", current)
-
-
 def test_streamlits_own_cleanup_resets_keras_after_every_run(keras_resets: list[bool]) -> None:
     assert "keras" in sys.modules  # importing TensorFlow imports it: the app always has it
-    streamlit_cleanup()()
+    streamlit_clean_problem_modules()()
     assert keras_resets == [True]
 
 
