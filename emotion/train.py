@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from emotion.augment import AugmentConfig, FaceBatches
 from emotion.card import MODEL_FILE, ModelCard
 from emotion.data import FaceDataset, load_dataset, parse_classes
 
@@ -66,6 +67,9 @@ class TrainConfig:
     rotation: float = 0.1  # fraction of a full turn, as keras.layers.RandomRotation
     zoom: float = 0.1
     shift: float = 0.0
+    erase: float = 0.0  # random erasing: probability per face
+    brightness: float = 0.0
+    contrast: float = 0.0
     label_smoothing: float = 0.0
     widths: tuple[int, ...] | None = None  # vgg_bn stage widths
     backbone_weights: str | None = None  # mobilenet_v2: None, "imagenet" or a .h5 path
@@ -79,6 +83,11 @@ class TrainConfig:
     distill_alpha: float = 0.3
     #: Start from this model folder's weights (same architecture and labels).
     init_from: Path | None = None
+    #: Stop before an epoch that would end after this many seconds of training (over all
+    #: resumes); with the cosine schedule the rate anneals over this time instead of ``epochs``.
+    time_budget: float | None = None
+    #: Threads that build training batches (augmentation) while the model trains.
+    workers: int = 1
     seed: int = 0
     resume: bool = False
     verbose: int = 2
@@ -98,6 +107,15 @@ class TrainConfig:
             raise ValueError(f"distill_alpha must be in [0, 1], got {self.distill_alpha}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise ValueError(f"time_budget must be positive seconds, got {self.time_budget}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        self.augment_config()  # validates the augmentation settings
+
+    def augment_config(self) -> AugmentConfig:
+        return AugmentConfig(flip=self.flip, rotation=self.rotation, zoom=self.zoom, shift=self.shift,
+                             erase=self.erase, brightness=self.brightness, contrast=self.contrast)
 
     @property
     def one_hot(self) -> bool:
@@ -154,50 +172,6 @@ def load_training_data(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
         keep = np.sort(rng.choice(len(train), config.max_train_samples, replace=False))
         train = FaceDataset(train.images[keep], train.labels[keep], train.label_names, train.source)
     return train, val
-
-
-def make_augmenter(config: TrainConfig) -> Any:
-    import keras
-    from keras import layers
-
-    steps: list[Any] = []
-    if config.flip:
-        steps.append(layers.RandomFlip("horizontal", seed=config.seed))
-    if config.rotation > 0:
-        steps.append(layers.RandomRotation(config.rotation, fill_mode="reflect", seed=config.seed))
-    if config.zoom > 0:
-        steps.append(layers.RandomZoom(config.zoom, fill_mode="reflect", seed=config.seed))
-    if config.shift > 0:
-        steps.append(layers.RandomTranslation(config.shift, config.shift, fill_mode="reflect",
-                                              seed=config.seed))
-    return keras.Sequential(steps, name="augment") if steps else None
-
-
-def make_tf_dataset(data: FaceDataset, batch_size: int, *, augment: Any = None,
-                    shuffle: bool = False, seed: int = 0, one_hot: bool = False,
-                    teacher: Any = None, distill_alpha: float = 0.3) -> Any:
-    """Batches of float32 ``(n, h, w, 1)`` crops in 0..255 with integer (or one-hot) labels.
-
-    With a ``teacher`` model the labels are soft: ``distill_alpha`` of the one-hot label plus
-    the rest of the teacher's probabilities for the same augmented batch."""
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices((data.images[..., None], data.labels))
-    if shuffle:
-        ds = ds.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    depth = len(data.label_names)
-
-    def prepare(x: Any, y: Any) -> tuple[Any, Any]:
-        x = tf.cast(x, tf.float32)
-        if augment is not None:
-            x = augment(x, training=True)
-        if teacher is not None:
-            soft = tf.cast(teacher(x, training=False), tf.float32)
-            return x, distill_alpha * tf.one_hot(y, depth) + (1.0 - distill_alpha) * soft
-        return x, (tf.one_hot(y, depth) if one_hot else y)
-
-    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 # --------------------------------------------------------------------------- model
@@ -278,9 +252,11 @@ def train(config: TrainConfig) -> TrainResult:
     )
     card.save(out)
 
-    start_epoch = 0
+    start_epoch, seconds_before = 0, 0.0
     if resuming:
-        start_epoch = int(json.loads(state_path.read_text())["completed_epochs"])
+        state = json.loads(state_path.read_text())
+        start_epoch = int(state["completed_epochs"])
+        seconds_before = float(state.get("train_seconds", 0.0))
         model = keras.models.load_model(last_path, compile=True, safe_mode=False)
         log.info("resuming after epoch %d from %s", start_epoch, last_path)
     else:
@@ -294,10 +270,12 @@ def train(config: TrainConfig) -> TrainResult:
     one_hot = config.one_hot
     teacher = (_load_teacher(Path(config.teacher), train_set.label_names, config.input_size)
                if config.teacher else None)
-    train_ds = make_tf_dataset(train_set, config.batch_size, augment=make_augmenter(config),
-                               shuffle=True, seed=config.seed, one_hot=one_hot, teacher=teacher,
-                               distill_alpha=config.distill_alpha)
-    val_ds = make_tf_dataset(val_set, max(config.batch_size, 128), one_hot=one_hot)
+    train_ds = FaceBatches(train_set, config.batch_size, augment=config.augment_config(), shuffle=True,
+                           seed=config.seed, one_hot=one_hot, teacher=teacher,
+                           distill_alpha=config.distill_alpha, workers=config.workers,
+                           first_epoch=start_epoch)
+    val_ds = FaceBatches(val_set, max(config.batch_size, 128), one_hot=one_hot)
+    clock = TrainingClock(seconds_before)
 
     epoch = start_epoch
     for phase_start, phase_end in _phases(config):
@@ -305,8 +283,12 @@ def train(config: TrainConfig) -> TrainResult:
             continue
         if epoch == phase_start > 0:  # entering the fine-tuning phase: unfreeze, recompile
             model = _prepare_phase(model, config, epoch, fresh=False)
-        model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=phase_end, shuffle=False,
-                  callbacks=_callbacks(config, out, best_val_loss), verbose=config.verbose)
+        model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=phase_end,
+                  callbacks=_callbacks(config, out, best_val_loss, clock), verbose=config.verbose)
+        if clock.out_of_time:
+            log.info("time budget of %.0f s spent: stopped after epoch %d", config.time_budget,
+                     len(_read_history(history_path).get("loss", [])))
+            break
         best_val_loss = min(_read_history(history_path).get("val_loss", [best_val_loss]))
         # Early stopping may end a phase sooner; the next phase still starts at its own epoch.
         epoch = phase_end
@@ -314,7 +296,7 @@ def train(config: TrainConfig) -> TrainResult:
     history = _read_history(history_path)
     best = _export_best(out)
     compile_model(best, config.learning_rate, config.label_smoothing, one_hot=one_hot)
-    val_loss, val_acc = best.evaluate(make_tf_dataset(val_set, 256, one_hot=one_hot), verbose=0)
+    val_loss, val_acc = best.evaluate(FaceBatches(val_set, 256, one_hot=one_hot), verbose=0)
     card = card.with_metrics(validation_loss=float(val_loss), validation_accuracy=float(val_acc),
                              epochs_run=len(history.get("loss", [])))
     card.save(out)
@@ -324,7 +306,7 @@ def train(config: TrainConfig) -> TrainResult:
 
 def _recipe(config: TrainConfig) -> dict[str, Any]:
     recipe = asdict(config)
-    for key in ("data", "output_dir", "val_data", "resume", "verbose"):
+    for key in ("data", "output_dir", "val_data", "resume", "verbose", "workers"):
         recipe.pop(key)
     recipe["optimizer"] = "adam"
     recipe["loss"] = "categorical_crossentropy" if config.one_hot else "sparse_categorical_crossentropy"
@@ -398,8 +380,52 @@ def _copy_weights(model: Any, folder: Path, labels: tuple[str, ...], input_size:
     log.info("weights initialised from %s", folder)
 
 
-def _save_state_callback(out: Path) -> Any:
-    """After each epoch save the full model (with optimizer) and the epoch count, for --resume."""
+class TrainingClock:
+    """Seconds spent training, carried over resumes, and whether a time budget ran out."""
+
+    def __init__(self, seconds_before: float = 0.0) -> None:
+        self.seconds_before = seconds_before
+        self.started = time.monotonic()
+        self.out_of_time = False
+
+    @property
+    def seconds(self) -> float:
+        return self.seconds_before + time.monotonic() - self.started
+
+
+def cosine_rate(base: float, fraction: float) -> float:
+    """Cosine annealing from ``base`` at fraction 0 to 0 at fraction 1."""
+    return 0.5 * base * (1 + math.cos(math.pi * min(max(fraction, 0.0), 1.0)))
+
+
+def _time_budget_callback(config: TrainConfig, clock: TrainingClock) -> Any:
+    """Stop before an epoch that would overrun ``config.time_budget``; with the cosine schedule,
+    set each epoch's rate by the fraction of the budget spent."""
+    import keras
+
+    budget = float(config.time_budget or 0.0)
+    cosine = config.lr_schedule == "cosine"
+
+    class TimeBudget(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            self.epoch_started = time.monotonic()
+            if cosine:
+                self.model.optimizer.learning_rate = cosine_rate(config.learning_rate, clock.seconds / budget)
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            if logs is not None and cosine:
+                logs["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
+            last = time.monotonic() - self.epoch_started  # the next epoch should take about as long
+            if clock.seconds + last > budget:
+                clock.out_of_time = True
+                self.model.stop_training = True
+
+    return TimeBudget()
+
+
+def _save_state_callback(out: Path, clock: TrainingClock) -> Any:
+    """After each epoch save the full model (with optimizer), the epoch count and the seconds
+    spent, for --resume."""
     import keras
 
     class SaveState(keras.callbacks.Callback):
@@ -407,29 +433,32 @@ def _save_state_callback(out: Path) -> Any:
             tmp = out / ("tmp-" + LAST_FILE)
             self.model.save(tmp)
             tmp.replace(out / LAST_FILE)  # atomic: a kill never leaves half a checkpoint
-            (out / STATE_FILE).write_text(json.dumps({"completed_epochs": epoch + 1}))
+            (out / STATE_FILE).write_text(json.dumps({"completed_epochs": epoch + 1,
+                                                      "train_seconds": round(clock.seconds, 1)}))
 
     return SaveState()
 
 
-def _callbacks(config: TrainConfig, out: Path, best_val_loss: float) -> list[Any]:
+def _callbacks(config: TrainConfig, out: Path, best_val_loss: float, clock: TrainingClock) -> list[Any]:
     import keras
 
-    callbacks: list[Any] = [
+    callbacks: list[Any] = []
+    if config.time_budget is not None:  # first: it puts the epoch's rate in the logs CSVLogger writes
+        callbacks.append(_time_budget_callback(config, clock))
+    callbacks += [
         keras.callbacks.ModelCheckpoint(
             out / MODEL_FILE, monitor="val_loss", save_best_only=True,
             initial_value_threshold=None if math.isinf(best_val_loss) else best_val_loss),
         keras.callbacks.CSVLogger(out / HISTORY_FILE, append=True),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
-        _save_state_callback(out),
+        _save_state_callback(out, clock),
     ]
     if config.lr_schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
                                                            patience=config.patience, verbose=1))
-    else:
-        base = config.learning_rate
+    elif config.time_budget is None:
         callbacks.append(keras.callbacks.LearningRateScheduler(
-            lambda e: 0.5 * base * (1 + math.cos(math.pi * e / config.epochs))))
+            lambda e: cosine_rate(config.learning_rate, e / config.epochs)))
     return callbacks
 
 
@@ -517,6 +546,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zoom", type=float, default=0.1)
     p.add_argument("--shift", type=float, default=0.0)
     p.add_argument("--no-flip", action="store_true")
+    p.add_argument("--erase", type=float, default=0.0,
+                   help="random erasing: probability that a face gets one rectangle of noise")
+    p.add_argument("--brightness", type=float, default=0.0, help="random brightness, fraction of 255")
+    p.add_argument("--contrast", type=float, default=0.0, help="random contrast, fraction")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--widths", type=_int_list, help="vgg_bn stage widths, e.g. 24,48,96,192")
     p.add_argument("--backbone-weights",
@@ -530,6 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distill-alpha", type=float, default=0.3,
                    help="weight of the true label in a distilled target (default 0.3)")
     p.add_argument("--init-from", type=Path, help="start from this model folder's weights")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="stop before an epoch would end past this many seconds of training; "
+                        "the cosine schedule then anneals over this time (raise --epochs as a cap)")
+    p.add_argument("--workers", type=int, default=1, help="threads that build training batches")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from the last finished epoch")
     return p
@@ -544,14 +581,14 @@ def main(argv: list[str] | None = None) -> int:
             val_data=args.val_data, classes=parse_classes(args.classes), input_size=args.input_size,
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
             patience=args.patience, lr_schedule=args.lr_schedule, flip=not args.no_flip,
-            rotation=args.rotation, zoom=args.zoom, shift=args.shift,
-            label_smoothing=args.label_smoothing,
+            rotation=args.rotation, zoom=args.zoom, shift=args.shift, erase=args.erase,
+            brightness=args.brightness, contrast=args.contrast, label_smoothing=args.label_smoothing,
             widths=tuple(args.widths) if args.widths else None,
             backbone_weights=args.backbone_weights, backbone_size=args.backbone_size,
             warmup_epochs=args.warmup_epochs, fine_tune_learning_rate=args.fine_tune_learning_rate,
             max_train_samples=args.max_train_samples, teacher=args.teacher,
             distill_alpha=args.distill_alpha, init_from=args.init_from,
-            seed=args.seed, resume=args.resume,
+            time_budget=args.time_budget, workers=args.workers, seed=args.seed, resume=args.resume,
             verbose=1 if sys.stdout.isatty() else 2,
         )
         if args.batch_sizes:

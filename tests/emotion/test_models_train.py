@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emotion.augment import FaceBatches
 from emotion.card import ModelCard
 from emotion.data import FaceDataset
 from emotion.models import build_mobilenet_v2, build_model, build_simple_cnn, build_vgg_bn
-from emotion.train import TrainConfig, holdout_split, main, make_tf_dataset, sweep_batch_sizes, train
+from emotion.train import TrainConfig, holdout_split, main, sweep_batch_sizes, train
 from tests.conftest import FER_FACES
 
 
@@ -123,7 +124,7 @@ def test_distilled_targets_mix_the_label_and_the_teacher() -> None:
     rng = np.random.default_rng(1)
     data = FaceDataset(rng.integers(0, 256, (10, 48, 48)).astype(np.uint8), np.array([0, 1, 2, 0, 1] * 2),
                        ("a", "b", "c"), "random")
-    x, y = next(iter(make_tf_dataset(data, 10, teacher=teacher, distill_alpha=0.25)))
+    x, y = FaceBatches(data, 10, teacher=teacher, distill_alpha=0.25)[0]
     expected = 0.25 * np.eye(3)[data.labels] + 0.75 * np.asarray(teacher(x, training=False))
     np.testing.assert_allclose(np.asarray(y), expected, atol=1e-6)
     np.testing.assert_allclose(np.asarray(y).sum(axis=1), 1.0, atol=1e-6)
@@ -193,3 +194,41 @@ def test_cli_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "epochs" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--data", str(FER_FACES), "--output-dir", str(tmp_path), "--batch-sizes", "16,x"])
+
+
+def test_cosine_rate_runs_from_the_base_rate_to_zero() -> None:
+    from emotion.train import cosine_rate
+
+    assert cosine_rate(1e-3, 0.0) == pytest.approx(1e-3)
+    assert cosine_rate(1e-3, 0.5) == pytest.approx(5e-4)
+    assert cosine_rate(1e-3, 1.0) == pytest.approx(0.0, abs=1e-12)
+    assert cosine_rate(1e-3, 3.0) == pytest.approx(0.0, abs=1e-12)  # past the budget: stays at 0
+
+
+def test_a_time_budget_stops_the_run_and_is_carried_over_a_resume(tmp_path: Path) -> None:
+    data = augmented_faces(tmp_path, n_per_class=10)
+    # A budget shorter than one epoch: the first epoch runs, then the run stops instead of
+    # starting a second one that would end past the budget.
+    config = small_config(tmp_path, "simple_cnn", data=data, epochs=20, lr_schedule="cosine",
+                          time_budget=0.01, patience=100)
+    result = train(config)
+    assert result.epochs_run == 1
+    state = json.loads((config.output_dir / "state.json").read_text())
+    assert state["completed_epochs"] == 1 and state["train_seconds"] > 0.01
+    assert ModelCard.load(config.output_dir).recipe["time_budget"] == 0.01
+    # Resumed with a budget the first run already spent: nothing more to do after one epoch.
+    again = train(TrainConfig(**{**config.__dict__, "resume": True}))
+    assert again.epochs_run == 2
+    # The cosine rate follows the time spent: the second epoch started past the budget, at rate 0.
+    assert again.history["learning_rate"][1] == pytest.approx(0, abs=1e-9)
+
+
+def test_with_a_time_budget_the_cosine_rate_follows_time_not_epochs(tmp_path: Path) -> None:
+    data = augmented_faces(tmp_path, n_per_class=10)
+    config = small_config(tmp_path, "simple_cnn", data=data, epochs=2, lr_schedule="cosine",
+                          time_budget=3600, patience=100)
+    result = train(config)
+    assert result.epochs_run == 2  # the epoch cap ends it, long before the budget
+    # Seconds into an hour: both epochs at (nearly) the full rate. Per epoch, the second would get half.
+    for rate in result.history["learning_rate"]:
+        assert rate == pytest.approx(config.learning_rate, rel=1e-3)
