@@ -45,6 +45,10 @@ HISTORY_FILE = "history.csv"
 CURVES_FILE = "training_curves.png"
 
 
+MONITORS = ("val_loss", "val_accuracy")
+OPTIMIZERS = ("adam", "sgd")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     data: Path
@@ -61,8 +65,15 @@ class TrainConfig:
     epochs: int = 40
     batch_size: int = 32
     learning_rate: float = 1e-3
+    optimizer: str = "adam"  # "adam" or "sgd" (Nesterov momentum 0.9)
+    #: Decoupled weight decay: each step shrinks every weight by ``learning_rate * weight_decay``.
+    weight_decay: float = 0.0
     patience: int = 5
     lr_schedule: str = "plateau"  # "plateau" (halve on plateau) or "cosine"
+    #: What picks the saved checkpoint (and stops early): the lowest ``val_loss`` or the highest
+    #: ``val_accuracy``. Long runs grow overconfident, so their loss turns up while accuracy still
+    #: rises; the calibration temperature fitted at shipping time undoes the overconfidence.
+    monitor: str = "val_loss"
     flip: bool = True
     rotation: float = 0.1  # fraction of a full turn, as keras.layers.RandomRotation
     zoom: float = 0.1
@@ -99,6 +110,12 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if not 0.0 <= self.weight_decay < 1.0:
+            raise ValueError(f"weight_decay must be in [0, 1), got {self.weight_decay}")
+        if self.monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {MONITORS}, got {self.monitor!r}")
         if self.lr_schedule not in ("plateau", "cosine"):
             raise ValueError(f"lr_schedule must be 'plateau' or 'cosine', got {self.lr_schedule!r}")
         if not 0.0 <= self.label_smoothing < 0.5:
@@ -189,14 +206,18 @@ def build_for_config(config: TrainConfig, num_classes: int) -> Any:
 
 
 def compile_model(model: Any, learning_rate: float, label_smoothing: float = 0.0, *,
-                  one_hot: bool = False) -> None:
-    """Adam + cross-entropy. Label smoothing and distillation need one-hot (or soft) labels
-    (Keras' sparse loss has neither), so the datasets switch to one-hot when either is on."""
+                  one_hot: bool = False, optimizer: str = "adam", weight_decay: float = 0.0) -> None:
+    """Adam (or SGD with Nesterov momentum) + cross-entropy. Label smoothing and distillation need
+    one-hot (or soft) labels (Keras' sparse loss has neither), so the datasets switch to one-hot when
+    either is on."""
     import keras
 
     loss: Any = (keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
                  if label_smoothing or one_hot else keras.losses.SparseCategoricalCrossentropy())
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+    decay = weight_decay or None
+    opt: Any = (keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=decay)
+                if optimizer == "sgd" else keras.optimizers.Adam(learning_rate, weight_decay=decay))
+    model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
 
 
 def _phases(config: TrainConfig) -> list[tuple[int, int]]:
@@ -266,7 +287,7 @@ def train(config: TrainConfig) -> TrainResult:
         model = _prepare_phase(model, config, start_epoch, fresh=True)
 
     history = _read_history(history_path)
-    best_val_loss = min(history.get("val_loss", [math.inf]))
+    best_so_far = _best(history, config.monitor)
     one_hot = config.one_hot
     teacher = (_load_teacher(Path(config.teacher), train_set.label_names, config.input_size)
                if config.teacher else None)
@@ -284,12 +305,12 @@ def train(config: TrainConfig) -> TrainResult:
         if epoch == phase_start > 0:  # entering the fine-tuning phase: unfreeze, recompile
             model = _prepare_phase(model, config, epoch, fresh=False)
         model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=phase_end,
-                  callbacks=_callbacks(config, out, best_val_loss, clock), verbose=config.verbose)
+                  callbacks=_callbacks(config, out, best_so_far, clock), verbose=config.verbose)
         if clock.out_of_time:
             log.info("time budget of %.0f s spent: stopped after epoch %d", config.time_budget,
                      len(_read_history(history_path).get("loss", [])))
             break
-        best_val_loss = min(_read_history(history_path).get("val_loss", [best_val_loss]))
+        best_so_far = _best(_read_history(history_path), config.monitor)
         # Early stopping may end a phase sooner; the next phase still starts at its own epoch.
         epoch = phase_end
 
@@ -304,11 +325,18 @@ def train(config: TrainConfig) -> TrainResult:
     return TrainResult(out, len(history.get("loss", [])), float(val_loss), float(val_acc), history)
 
 
+def _best(history: dict[str, list[float]], monitor: str) -> float | None:
+    """The best value of ``monitor`` so far (for a resumed run's checkpoint), or None."""
+    values = history.get(monitor)
+    if not values:
+        return None
+    return min(values) if monitor == "val_loss" else max(values)
+
+
 def _recipe(config: TrainConfig) -> dict[str, Any]:
     recipe = asdict(config)
     for key in ("data", "output_dir", "val_data", "resume", "verbose", "workers"):
         recipe.pop(key)
-    recipe["optimizer"] = "adam"
     recipe["loss"] = "categorical_crossentropy" if config.one_hot else "sparse_categorical_crossentropy"
     for key in ("teacher", "init_from"):
         recipe[key] = None if recipe[key] is None else str(recipe[key])
@@ -327,7 +355,8 @@ def _prepare_phase(model: Any, config: TrainConfig, epoch: int, *, fresh: bool) 
         if not warm:
             lr = config.fine_tune_learning_rate
     if fresh or config.architecture == "mobilenet_v2":
-        compile_model(model, lr, config.label_smoothing, one_hot=config.one_hot)
+        compile_model(model, lr, config.label_smoothing, one_hot=config.one_hot,
+                      optimizer=config.optimizer, weight_decay=config.weight_decay)
     return model
 
 
@@ -439,7 +468,7 @@ def _save_state_callback(out: Path, clock: TrainingClock) -> Any:
     return SaveState()
 
 
-def _callbacks(config: TrainConfig, out: Path, best_val_loss: float, clock: TrainingClock) -> list[Any]:
+def _callbacks(config: TrainConfig, out: Path, best_so_far: float | None, clock: TrainingClock) -> list[Any]:
     import keras
 
     callbacks: list[Any] = []
@@ -447,10 +476,10 @@ def _callbacks(config: TrainConfig, out: Path, best_val_loss: float, clock: Trai
         callbacks.append(_time_budget_callback(config, clock))
     callbacks += [
         keras.callbacks.ModelCheckpoint(
-            out / MODEL_FILE, monitor="val_loss", save_best_only=True,
-            initial_value_threshold=None if math.isinf(best_val_loss) else best_val_loss),
+            out / MODEL_FILE, monitor=config.monitor, save_best_only=True,
+            initial_value_threshold=best_so_far),
         keras.callbacks.CSVLogger(out / HISTORY_FILE, append=True),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
+        keras.callbacks.EarlyStopping(monitor=config.monitor, patience=config.patience),
         _save_state_callback(out, clock),
     ]
     if config.lr_schedule == "plateau":
@@ -540,8 +569,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--batch-sizes", type=_int_list, help="sweep, e.g. 16,32,64 (overrides --batch-size)")
     p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                   help="adam, or sgd with Nesterov momentum 0.9")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="decoupled weight decay per step, times the learning rate")
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--lr-schedule", choices=("plateau", "cosine"), default="plateau")
+    p.add_argument("--monitor", choices=MONITORS, default="val_loss",
+                   help="keep the checkpoint of the lowest validation loss or highest accuracy")
     p.add_argument("--rotation", type=float, default=0.1)
     p.add_argument("--zoom", type=float, default=0.1)
     p.add_argument("--shift", type=float, default=0.0)
@@ -580,7 +615,8 @@ def main(argv: list[str] | None = None) -> int:
             data=args.data, output_dir=args.output_dir, architecture=args.architecture,
             val_data=args.val_data, classes=parse_classes(args.classes), input_size=args.input_size,
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-            patience=args.patience, lr_schedule=args.lr_schedule, flip=not args.no_flip,
+            optimizer=args.optimizer, weight_decay=args.weight_decay,
+            patience=args.patience, lr_schedule=args.lr_schedule, monitor=args.monitor, flip=not args.no_flip,
             rotation=args.rotation, zoom=args.zoom, shift=args.shift, erase=args.erase,
             brightness=args.brightness, contrast=args.contrast, label_smoothing=args.label_smoothing,
             widths=tuple(args.widths) if args.widths else None,
@@ -596,8 +632,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(summary, indent=2))
         else:
             result = train(config)
-            print(f"best validation loss {result.best_val_loss:.4f}, accuracy "
-                  f"{result.best_val_accuracy:.4f} after {result.epochs_run} epochs -> {result.output_dir}")
+            print(f"kept checkpoint ({config.monitor}): validation loss {result.best_val_loss:.4f}, "
+                  f"accuracy {result.best_val_accuracy:.4f}; {result.epochs_run} epochs -> {result.output_dir}")
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

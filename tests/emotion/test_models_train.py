@@ -194,6 +194,33 @@ def test_cli_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "epochs" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--data", str(FER_FACES), "--output-dir", str(tmp_path), "--batch-sizes", "16,x"])
+    for flag, value in (("--time-budget", "0"), ("--erase", "1.5"), ("--weight-decay", "-1"),
+                        ("--workers", "0")):
+        assert main(["--data", str(FER_FACES), "--output-dir", str(tmp_path / "o"), flag, value]) == 2
+        assert flag.lstrip("-").replace("-", "_") in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--data", str(FER_FACES), "--output-dir", str(tmp_path), "--optimizer", "rmsprop"])
+
+
+def test_the_accuracy_monitor_keeps_the_most_accurate_epoch_with_sgd(tmp_path: Path) -> None:
+    import keras
+    import pandas as pd
+
+    from emotion.train import load_training_data
+
+    data = augmented_faces(tmp_path, n_per_class=10)
+    config = small_config(tmp_path, "simple_cnn", data=data, epochs=3, monitor="val_accuracy",
+                          optimizer="sgd", learning_rate=0.01, weight_decay=1e-3)
+    train(config)
+    history = pd.read_csv(config.output_dir / "history.csv")
+    card = ModelCard.load(config.output_dir)
+    assert card.recipe["optimizer"] == "sgd" and card.recipe["monitor"] == "val_accuracy"
+    # The kept model scores the best epoch's validation accuracy (the first such epoch).
+    _, val = load_training_data(config)
+    model = keras.models.load_model(config.output_dir / "model.keras", compile=False)
+    probs = model.predict(FaceBatches(val, 64), verbose=0)
+    assert float((probs.argmax(axis=1) == val.labels).mean()) == pytest.approx(
+        history["val_accuracy"].max(), abs=1e-6)
 
 
 def test_cosine_rate_runs_from_the_base_rate_to_zero() -> None:
