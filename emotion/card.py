@@ -41,7 +41,9 @@ class ModelCard:
     training_data: dict[str, Any] = field(default_factory=dict)
     recipe: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
-    model_file: str = MODEL_FILE
+    #: The Keras model; ``None`` in a serving-only folder (``emotion.ship --serving-only``), which
+    #: holds just the runtime file: the Keras source stays in the run folder named by the recipe.
+    model_file: str | None = MODEL_FILE
     #: The serving runtime's file (``emotion.runtime``), when the model was shipped with one.
     tflite_file: str | None = None
     created: str = ""
@@ -56,6 +58,8 @@ class ModelCard:
             raise ModelCardError(f"card color_mode must be 'grayscale' or 'rgb', got {self.color_mode!r}")
         if not self.temperature > 0:
             raise ModelCardError(f"card temperature must be positive, got {self.temperature}")
+        if self.model_file is None and not self.tflite_file:
+            raise ModelCardError("card names neither a Keras model file nor a runtime file")
 
     @property
     def channels(self) -> int:

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -87,35 +88,25 @@ class EmotionClassifier:
 
     def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR, *,
                  detector: FaceDetector | None = None) -> None:
-        import keras
-        import tensorflow as tf
-
         self.model_dir = Path(model_dir)
         self.card = ModelCard.load(self.model_dir)
-        model_path = self.model_dir / self.card.model_file
-        if not model_path.is_file():
-            raise ModelCardError(f"model file {model_path} named by the card is missing")
-        try:
-            model = keras.models.load_model(model_path, compile=False)
-        except Exception as exc:  # keras raises many types for a damaged file
-            raise ModelCardError(f"cannot load {model_path}: it is damaged or not a Keras model "
-                                 f"({type(exc).__name__}: {exc})") from exc
         expected_in = (None, self.card.input_size, self.card.input_size, self.card.channels)
-        if tuple(model.input_shape) != expected_in:
-            raise ModelCardError(f"card says input {expected_in[1:]}, model takes {model.input_shape[1:]}")
-        if model.output_shape[-1] != len(self.card.labels):
-            raise ModelCardError(f"card lists {len(self.card.labels)} labels {list(self.card.labels)}, "
-                                 f"model outputs {model.output_shape[-1]} classes")
+        classes = len(self.card.labels)
         self.runtime = "keras"
         #: CPU threads one prediction may use (None: TensorFlow's own pool, the Keras runtime).
         self.threads: int | None = None
         self._infer: Callable[[np.ndarray], np.ndarray]
+        model = None if self.card.model_file is None else self._keras_model(expected_in, classes)
         if self.card.tflite_file:
-            # The Keras model served only to check the card; the runtime file does the work, so the
-            # Keras model is not kept (the graph below holds it in the Keras case).
-            runner = self._tflite_runner(expected_in, model.output_shape[-1])
+            # The Keras model (if any) served only to check the card; the runtime file does the work,
+            # so the Keras model is not kept (the graph below holds it in the Keras case).
+            runner = self._tflite_runner(expected_in, classes)
             self._infer, self.runtime, self.threads = runner, "tflite", runner.threads
         else:
+            import tensorflow as tf
+
+            if model is None:  # the card's own check makes this unreachable
+                raise ModelCardError("card names neither a Keras model file nor a runtime file")
             spec = tf.TensorSpec((None, *expected_in[1:]), tf.float32)
             # One traced graph for every batch size: no retracing, no predict() overhead.
             graph = tf.function(lambda x: model(x, training=False), input_signature=[spec])
@@ -123,6 +114,25 @@ class EmotionClassifier:
         self._lock = threading.Lock()
         self.detector = detector or FaceDetector()
         self.model_id = model_id(self.model_dir)
+
+    def _keras_model(self, expected_in: tuple[int | None, ...], classes: int) -> Any:
+        """The card's Keras model, checked against the card."""
+        import keras
+
+        model_path = self.model_dir / str(self.card.model_file)
+        if not model_path.is_file():
+            raise ModelCardError(f"model file {model_path} named by the card is missing")
+        try:
+            model = keras.models.load_model(model_path, compile=False)
+        except Exception as exc:  # keras raises many types for a damaged file
+            raise ModelCardError(f"cannot load {model_path}: it is damaged or not a Keras model "
+                                 f"({type(exc).__name__}: {exc})") from exc
+        if tuple(model.input_shape) != expected_in:
+            raise ModelCardError(f"card says input {expected_in[1:]}, model takes {model.input_shape[1:]}")
+        if model.output_shape[-1] != classes:
+            raise ModelCardError(f"card lists {classes} labels {list(self.card.labels)}, "
+                                 f"model outputs {model.output_shape[-1]} classes")
+        return model
 
     def _tflite_runner(self, expected_in: tuple[int | None, ...], classes: int) -> TFLiteRunner:
         """The card's TFLite file, checked against the card like the Keras model."""

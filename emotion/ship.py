@@ -11,7 +11,9 @@ then measures PrivateTest once and records the numbers, with the confusion matri
 training curves, beside the model. Last it records how the model does in use: accuracy inside the
 real pipeline (``emotion.pipeline``: PrivateTest faces in 640x480 frames through detect, align, crop)
 and its latency per face (``emotion.latency``). ``--remeasure`` records only those two for a model
-that is already shipped, leaving its tuning and PrivateTest numbers as they are.
+that is already shipped, leaving its tuning and PrivateTest numbers as they are. ``--serving-only``
+then removes ``model.keras`` from the target, for models too large to commit as Keras files: the
+runtime file serves, every number was measured through it, and the card names the run folder.
 """
 
 from __future__ import annotations
@@ -48,13 +50,16 @@ FLIP_CHOICES = ("auto", "on", "off")
 
 
 def ship(run_dir: Path, data: Path, target: Path = DEFAULT_MODEL_DIR, *, tflite: bool = True,
-         flip_policy: str = "auto") -> ModelCard:
+         flip_policy: str = "auto", serving_only: bool = False) -> ModelCard:
     """Copy a run's model into ``target``, export its TFLite runtime, tune flip and temperature on
-    PublicTest, measure PrivateTest once (through the runtime the app will use)."""
+    PublicTest, measure PrivateTest once (through the runtime the app will use). With
+    ``serving_only`` the Keras model is removed from ``target`` at the end (:func:`keep_runtime_only`)."""
     import keras
 
     if flip_policy not in FLIP_CHOICES:
         raise ValueError(f"flip must be one of {FLIP_CHOICES}, got {flip_policy!r}")
+    if serving_only and not tflite:
+        raise ValueError("a serving-only model needs its TFLite runtime: drop --keras-runtime")
     card = replace(ModelCard.load(run_dir), temperature=1.0, test_time_flip=False, tflite_file=None)
     target.mkdir(parents=True, exist_ok=True)
     for name in ARTEFACTS:
@@ -84,7 +89,24 @@ def ship(run_dir: Path, data: Path, target: Path = DEFAULT_MODEL_DIR, *, tflite:
         private_test=summary(private),
     )
     card.save(target)
-    return record_in_use(target, data)
+    card = record_in_use(target, data)
+    return keep_runtime_only(target, run_dir) if serving_only else card
+
+
+def keep_runtime_only(target: Path, run_dir: Path) -> ModelCard:
+    """Remove the Keras model from a shipped folder that serves through its TFLite file.
+
+    For models too large to commit as Keras files (an ensemble of three 11 MB networks) the
+    quantised runtime is what the app needs (a quarter of the size); the card keeps the recipe,
+    every measurement and the run folder the Keras source stays in. Nothing measured changes:
+    the numbers were taken through the runtime file."""
+    card = ModelCard.load(target)
+    if not card.tflite_file or not (target / card.tflite_file).is_file():
+        raise ValueError(f"{target} has no runtime file to serve from; ship it with TFLite first")
+    card = replace(card, model_file=None, recipe={**card.recipe, "source_run": str(run_dir)})
+    card.save(target)
+    (target / MODEL_FILE).unlink(missing_ok=True)
+    return card
 
 
 def record_in_use(target: Path, data: Path, *, limit: int | None = None) -> ModelCard:
@@ -109,19 +131,23 @@ def main(argv: list[str] | None = None) -> int:
                    help="serve the Keras graph instead of the (faster) quantised TFLite export")
     p.add_argument("--flip", choices=FLIP_CHOICES, default="auto",
                    help="test-time flip averaging: auto (when it helps PublicTest), on, or off (half the cost)")
+    p.add_argument("--serving-only", action="store_true",
+                   help="keep only the TFLite runtime in --target (the Keras model stays in --run)")
     p.add_argument("--remeasure", action="store_true",
                    help="only re-record the pipeline accuracy and latency of the model already in --target")
     args = p.parse_args(argv)
     if (args.run is None) != args.remeasure:
         p.error("give --run DIR to ship a run, or --remeasure to re-measure the model in --target")
-    if args.remeasure and (args.flip != "auto" or args.keras_runtime):
-        p.error("--remeasure keeps the shipped model as it is: --flip and --keras-runtime apply when shipping a run")
+    if args.remeasure and (args.flip != "auto" or args.keras_runtime or args.serving_only):
+        p.error("--remeasure keeps the shipped model as it is: --flip, --keras-runtime and --serving-only "
+                "apply when shipping a run")
     try:
         if args.remeasure:
             card = record_in_use(args.target, args.data)
             print(f"re-measured {args.target}: pipeline {card.metrics['pipeline']}; latency {card.metrics['latency']}")
             return 0
-        card = ship(args.run, args.data, args.target, tflite=not args.keras_runtime, flip_policy=args.flip)
+        card = ship(args.run, args.data, args.target, tflite=not args.keras_runtime, flip_policy=args.flip,
+                    serving_only=args.serving_only)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -390,6 +390,9 @@ def _load_saved(folder: Path, labels: tuple[str, ...], role: str, input_size: in
     if card.input_size != input_size or card.channels != 1:
         raise ValueError(f"the {role} in {folder} takes {card.input_size}x{card.input_size} {card.color_mode} "
                          f"crops, the training data are {input_size}x{input_size} grayscale")
+    if card.model_file is None:
+        raise ValueError(f"the {role} in {folder} is a serving-only export with no Keras model; point at "
+                         f"the run it was shipped from ({card.recipe.get('source_run', 'see its card')})")
     return keras.models.load_model(folder / card.model_file, compile=False, safe_mode=False)
 
 

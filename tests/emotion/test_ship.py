@@ -90,3 +90,38 @@ def test_remeasure_of_a_folder_without_a_model_is_a_clear_error(fixture_csv: Pat
 def test_ship_refuses_an_unknown_flip_choice(fixture_csv: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="flip"):
         ship(tmp_path / "no-run", fixture_csv, tmp_path / "shipped", flip_policy="sometimes")
+
+
+def test_a_serving_only_ship_keeps_the_runtime_and_predicts_the_same(fixture_csv: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from emotion.train import _load_teacher
+
+    run = member(tmp_path / "run", seed=8)
+    full = ship(run, fixture_csv, tmp_path / "full", flip_policy="off")
+    lean = ship(run, fixture_csv, tmp_path / "lean", flip_policy="off", serving_only=True)
+    assert not (tmp_path / "lean" / MODEL_FILE).exists() and (tmp_path / "lean" / TFLITE_FILE).is_file()
+    assert lean.model_file is None and lean.recipe["source_run"] == str(run)
+    assert lean.metrics["private_test"] == full.metrics["private_test"]  # measured through the runtime
+    faces = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for _, p in all_faces()[:6]])
+    served, reference = EmotionClassifier(tmp_path / "lean"), EmotionClassifier(tmp_path / "full")
+    assert served.runtime == "tflite"
+    np.testing.assert_allclose(served.predict(faces), reference.predict(faces), atol=1e-6)
+    # A serving-only folder cannot teach or seed training: the message names the run to use.
+    with pytest.raises(ValueError, match="serving-only.*" + str(run)):
+        _load_teacher(tmp_path / "lean", lean.labels, lean.input_size)
+    # Without its runtime file the folder is unusable, and says so.
+    (tmp_path / "lean" / TFLITE_FILE).unlink()
+    with pytest.raises(ValueError, match="missing"):
+        EmotionClassifier(tmp_path / "lean")
+
+
+def test_serving_only_needs_the_tflite_runtime(fixture_csv: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="TFLite"):
+        ship(member(tmp_path / "run", seed=9), fixture_csv, tmp_path / "s", tflite=False, serving_only=True)
+    with pytest.raises(SystemExit):
+        main(["--remeasure", "--serving-only", "--data", str(fixture_csv)])
+    assert "--serving-only" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="neither"):
+        ModelCard(labels=("a", "b"), input_size=48, architecture="x", model_file=None)
