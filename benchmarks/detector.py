@@ -35,11 +35,14 @@ from emotion.data import load_fer2013
 from emotion.faces import FaceDetector, to_grey
 from emotion.pipeline import MIN_IOU, background, iou, synthetic_frame
 
-#: The shipped settings first, then ever more permissive ones (OpenCV's own knobs).
+#: The shipped settings first (the Haar cascade, then BlazeFace when it finds nothing), then the
+#: cascade alone, at its shipped and ever more permissive settings (OpenCV's own knobs).
 SETTINGS: dict[str, dict[str, Any]] = {
     "shipped": {},
-    "min_neighbors=2": {"min_neighbors": 2},
-    "scale 1.05, min_neighbors=1": {"scale_factor": 1.05, "min_neighbors": 1},
+    "Haar alone": {"fallback_min_score": None},
+    "Haar alone, min_neighbors=2": {"min_neighbors": 2, "fallback_min_score": None},
+    "Haar alone, scale 1.05, min_neighbors=1": {"scale_factor": 1.05, "min_neighbors": 1,
+                                                "fallback_min_score": None},
 }
 
 

@@ -39,25 +39,31 @@ def export_tflite(model: Any, path: Path) -> Path:
     return path
 
 
+def tflite_interpreter(path: Path, *, threads: int = 1) -> Any:
+    """A TFLite interpreter for ``path`` with its tensors allocated, using ``threads`` CPU threads."""
+    import tensorflow as tf
+
+    with warnings.catch_warnings():
+        # tf.lite.Interpreter announces its move to the ai-edge-litert package; it still ships
+        # with (and is tested against) the pinned TensorFlow, so no second runtime is installed.
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=threads)
+        except (ValueError, RuntimeError) as exc:
+            raise ValueError(f"cannot load {path}: it is damaged or not a TFLite model ({exc})") from exc
+    interpreter.allocate_tensors()
+    return interpreter
+
+
 class TFLiteRunner:
     """Runs a TFLite model on float32 batches of any size; returns its float outputs."""
 
     def __init__(self, path: Path, *, threads: int = 1) -> None:
-        import tensorflow as tf
-
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         #: CPU threads the interpreter may use; one by default, so concurrent sessions do not contend.
         self.threads = threads
-
-        with warnings.catch_warnings():
-            # tf.lite.Interpreter announces its move to the ai-edge-litert package; it still ships
-            # with (and is tested against) the pinned TensorFlow, so no second runtime is installed.
-            warnings.simplefilter("ignore", UserWarning)
-            try:
-                self._interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=threads)
-            except (ValueError, RuntimeError) as exc:
-                raise ValueError(f"cannot load {path}: it is damaged or not a TFLite model ({exc})") from exc
+        self._interpreter = tflite_interpreter(path, threads=threads)
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._batch = 0
