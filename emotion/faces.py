@@ -1,9 +1,11 @@
 """Faces in a frame: detect, align by the eye line, crop, and judge capture quality.
 
 Detection uses the Haar cascades shipped in the ``opencv-python-headless`` 4.x
-wheel (``cv2.data.haarcascades``). OpenCV cascade objects are not documented as
-thread-safe, so each thread gets its own pair (``threading.local``); the app
-calls this from several WebRTC worker threads at once.
+wheel (``cv2.data.haarcascades``) and, on frames where the face cascade finds
+nothing, BlazeFace (``emotion.blazeface``). OpenCV cascade objects are not
+documented as thread-safe, so each thread gets its own pair (``threading.local``),
+as BlazeFace gets its own interpreter; the app calls this from several WebRTC
+worker threads at once.
 """
 
 from __future__ import annotations
@@ -118,7 +120,8 @@ def to_grey(frame: object, *, channel_order: str = "bgr") -> np.ndarray:
 
 
 class FaceDetector:
-    """Haar-cascade face and eye detection with eye-line alignment.
+    """Face detection (Haar cascade, BlazeFace where it finds none), eye detection and
+    eye-line alignment. ``fallback_min_score=None`` turns the BlazeFace fallback off.
 
     ``min_face_ratio`` is the smallest face (as a fraction of the frame's
     shorter side) the detector looks for; ``scale_factor`` and
