@@ -2,7 +2,7 @@
 
 The trainer feeds Keras a :class:`FaceBatches` (a ``keras.utils.PyDataset``)
 instead of a ``tf.data`` pipeline, and augments with OpenCV on the CPU. Nothing
-here imports TensorFlow, so the same ``python -m emotion.train`` runs with
+here calls TensorFlow, so the same ``python -m emotion.train`` runs with
 ``KERAS_BACKEND=jax`` (or ``torch``) on a GPU machine that has no TensorFlow,
 and the saved ``model.keras`` loads here unchanged.
 

@@ -175,10 +175,14 @@ class FaceDetector:
         boxes = self.detect_haar(grey)
         if boxes or self._fallback is None:
             return boxes
+        h, w = grey.shape[:2]
+        min_side = max(24.0, min(h, w) * self.min_face_ratio)  # as the cascade's minSize, in frame pixels
         found = []
         for det in self._fallback.detect(grey):
             side = FALLBACK_SIDE * det.w
             cx, cy = det.x + det.w / 2.0, det.y + det.h / 2.0 - FALLBACK_RAISE * det.h
+            if side < min_side or not (0 <= cx < w and 0 <= cy < h):
+                continue  # smaller than the cascade may find, or centred off the frame
             found.append(FaceBox(round(cx - side / 2), round(cy - side / 2), round(side), round(side)))
         return sorted(found, key=lambda b: b.area, reverse=True)
 
@@ -207,7 +211,8 @@ class FaceDetector:
         eye lies in each half of the face and the line between them is not
         steeper than :data:`MAX_EYE_ANGLE`.
         """
-        top = grey[max(0, box.y): box.y + int(box.h * 0.6), max(0, box.x): box.x + box.w]
+        # Clamp both ends: a box partly outside the frame must not wrap round (negative slice ends).
+        top = grey[max(0, box.y): max(0, box.y + int(box.h * 0.6)), max(0, box.x): max(0, box.x + box.w)]
         if top.size == 0:
             return None
         # Search at a fixed face width: the eye cascade's cost no longer grows with the face.

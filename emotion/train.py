@@ -128,6 +128,8 @@ class TrainConfig:
             raise ValueError(f"time_budget must be positive seconds, got {self.time_budget}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
         self.augment_config()  # validates the augmentation settings
 
     def augment_config(self) -> AugmentConfig:
@@ -302,10 +304,14 @@ def train(config: TrainConfig) -> TrainResult:
     for phase_start, phase_end in _phases(config):
         if epoch >= phase_end:
             continue
-        if epoch == phase_start > 0:  # entering the fine-tuning phase: unfreeze, recompile
-            model = _prepare_phase(model, config, epoch, fresh=False)
-        model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=phase_end,
-                  callbacks=_callbacks(config, out, best_so_far, clock), verbose=config.verbose)
+        if config.time_budget is not None and clock.seconds >= config.time_budget:
+            clock.out_of_time = True  # e.g. resumed after the budget was spent: no further epoch
+        else:
+            if epoch == phase_start > 0:  # entering the fine-tuning phase: unfreeze, recompile
+                model = _prepare_phase(model, config, epoch, fresh=False)
+            model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=phase_end,
+                      callbacks=[_epoch_sync_callback(train_ds), *_callbacks(config, out, best_so_far, clock)],
+                      verbose=config.verbose)
         if clock.out_of_time:
             log.info("time budget of %.0f s spent: stopped after epoch %d", config.time_budget,
                      len(_read_history(history_path).get("loss", [])))
@@ -361,7 +367,8 @@ def _prepare_phase(model: Any, config: TrainConfig, epoch: int, *, fresh: bool) 
 
 
 #: Recipe entries a resumed run must share with the run it continues (they define its targets).
-SAME_ON_RESUME = ("architecture", "classes", "input_size", "label_smoothing", "teacher", "distill_alpha")
+SAME_ON_RESUME = ("architecture", "classes", "input_size", "label_smoothing", "teacher", "distill_alpha",
+                  "monitor", "optimizer", "weight_decay")
 
 
 def _check_same_targets(out: Path, config: TrainConfig) -> None:
@@ -430,6 +437,19 @@ def cosine_rate(base: float, fraction: float) -> float:
     return 0.5 * base * (1 + math.cos(math.pi * min(max(fraction, 0.0), 1.0)))
 
 
+def _epoch_sync_callback(batches: FaceBatches) -> Any:
+    """Number the batches' epochs as Keras does. ``fit`` calls the dataset's ``on_epoch_end`` once
+    before training, so its own count would run one ahead, and differently after a resume or a second
+    phase; this sets it at each epoch's start, before the loader threads start."""
+    import keras
+
+    class EpochSync(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            batches.epoch = epoch
+
+    return EpochSync()
+
+
 def _time_budget_callback(config: TrainConfig, clock: TrainingClock) -> Any:
     """Stop before an epoch that would overrun ``config.time_budget``; with the cosine schedule,
     set each epoch's rate by the fraction of the budget spent."""
@@ -486,7 +506,7 @@ def _callbacks(config: TrainConfig, out: Path, best_so_far: float | None, clock:
         _save_state_callback(out, clock),
     ]
     if config.lr_schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=config.monitor, factor=0.5,
                                                            patience=config.patience, verbose=1))
     elif config.time_budget is None:
         callbacks.append(keras.callbacks.LearningRateScheduler(

@@ -26,7 +26,9 @@ while [ $# -ge 2 ]; do
     --time-budget "$budget" --workers 4 $args >"$out/$name.log" 2>&1 &
   pids+=($!)
 done
-for pid in "${pids[@]}"; do wait "$pid"; done
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
 (cd /tmp/runs && tar cf - --exclude=last.keras --exclude=tmp-last.keras .) | split -b 15M - "$out/runs.tar."
-for log in "$out"/*.log; do echo "== $log"; grep -E "val_accuracy|best validation|time budget|Error|error" "$log" | tail -3; done
+for log in "$out"/*.log; do echo "== $log"; grep -E "val_accuracy|kept checkpoint|time budget|Error|error" "$log" | tail -3; done
+[ "$failed" = 0 ] || { echo "$failed run(s) failed: see their logs"; exit 1; }

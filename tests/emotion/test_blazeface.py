@@ -68,12 +68,22 @@ def test_bad_settings_are_refused(tmp_path) -> None:
 
 def test_the_detector_falls_back_when_the_cascade_finds_nothing() -> None:
     grey = to_grey(frame_with_face(face(f"{all_faces()[0][1].parent.name}/{all_faces()[0][1].name}")))
-    # A cascade asked for faces bigger than 90% of the frame finds none here; the fallback does,
-    # and reframes its box to the square FER2013 framing around the 220 px face in the middle.
-    blind = dict(min_face_ratio=0.9)
+    # A cascade that needs 200 overlapping hits finds no face here; the fallback does, and
+    # reframes its box to the square FER2013 framing around the 220 px face in the middle.
+    blind = dict(min_neighbors=200)
     assert FaceDetector(**blind, fallback_min_score=None).detect(grey) == []
     boxes = FaceDetector(**blind, fallback_min_score=0.2).detect(grey)
     assert boxes, "the fallback found no face"
     box = boxes[0]
     assert box.w == box.h and 150 <= box.w <= 300
     assert abs(box.center[0] - 320) < 40 and abs(box.center[1] - 240) < 40
+    # The fallback keeps the cascade's smallest face size: a face under it is not reported.
+    assert FaceDetector(**blind, min_face_ratio=0.9, fallback_min_score=0.2).detect(grey) == []
+
+
+def test_eye_search_in_a_box_partly_above_the_frame_does_not_wrap_round() -> None:
+    from emotion.faces import FaceBox
+
+    grey = to_grey(frame_with_face(face(f"{all_faces()[0][1].parent.name}/{all_faces()[0][1].name}")))
+    # A box whose eye band lies wholly above the frame: nothing to search, rather than the whole frame.
+    assert FaceDetector().find_eyes(grey, FaceBox(100, -300, 200, 200)) is None
