@@ -110,7 +110,9 @@ class FaceBatches(_py_dataset_base()):  # type: ignore[misc]
     """Batches of float32 ``(n, h, w, 1)`` faces in 0..255 with integer, one-hot or soft labels.
 
     ``augment`` changes each face of each batch (training); ``shuffle`` draws a
-    new order every epoch. With a ``teacher`` model the labels are soft:
+    new order for each value of ``epoch``, which the trainer sets at every
+    epoch's start to Keras' own epoch number (``first_epoch`` until then).
+    With a ``teacher`` model the labels are soft:
     ``distill_alpha`` of the one-hot label plus the rest of the teacher's
     probabilities for the same augmented faces. ``workers`` > 1 builds batches
     in that many threads (OpenCV releases the GIL while it warps).
@@ -142,9 +144,6 @@ class FaceBatches(_py_dataset_base()):  # type: ignore[misc]
     @property
     def num_batches(self) -> int:
         return len(self)
-
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
 
     def _indices(self, index: int) -> np.ndarray:
         n = len(self.data)

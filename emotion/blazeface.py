@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emotion.faces import iou
+
 MODEL_PATH = Path(__file__).resolve().parent / "detectors" / "face_detection_short_range.tflite"
 INPUT_SIDE = 128
 STRIDES = (8, 16, 16, 16)
@@ -128,15 +130,8 @@ class BlazeFace:
         order = np.argsort(-scores[keep])
         chosen: list[int] = []
         for i in order:
-            if all(_iou(boxes[i], boxes[j]) < self.nms_iou for j in chosen):
+            if all(iou(boxes[i], boxes[j]) < self.nms_iou for j in chosen):
                 chosen.append(int(i))
         return [Detection(float(boxes[i, 0]), float(boxes[i, 1]), float(boxes[i, 2]), float(boxes[i, 3]),
                           float(scores[keep][i]), kps[i]) for i in chosen]
 
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from emotion.data import load_dataset
+from emotion.faces import iou
 
 FRAME_W, FRAME_H = 640, 480
 #: Face side in the frame, px: a face at arm's length fills roughly 35-50% of a 480 px high frame.
@@ -58,15 +59,6 @@ def synthetic_frame(face: np.ndarray, rng: np.random.Generator) -> tuple[np.ndar
     grey = background(rng)
     grey[y: y + side, x: x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
     return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), (x, y, side)
-
-
-def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0, x2 - x1) * max(0, y2 - y1)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union else 0.0
 
 
 def run_pipeline_evaluation(model_dir: Path, data_path: Path, split: str, *, limit: int | None = None,

@@ -438,9 +438,9 @@ def cosine_rate(base: float, fraction: float) -> float:
 
 
 def _epoch_sync_callback(batches: FaceBatches) -> Any:
-    """Number the batches' epochs as Keras does. ``fit`` calls the dataset's ``on_epoch_end`` once
-    before training, so its own count would run one ahead, and differently after a resume or a second
-    phase; this sets it at each epoch's start, before the loader threads start."""
+    """Number the batches' epochs as Keras does, at each epoch's start, before the loader threads
+    start. The batches keep no count of their own: ``fit`` calls a dataset's ``on_epoch_end`` once
+    before training, so such a count ran one ahead, and differently after a resume or a second phase."""
     import keras
 
     class EpochSync(keras.callbacks.Callback):
