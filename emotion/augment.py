@@ -114,25 +114,33 @@ class FaceBatches(_py_dataset_base()):  # type: ignore[misc]
     epoch's start to Keras' own epoch number (``first_epoch`` until then).
     With a ``teacher`` model the labels are soft:
     ``distill_alpha`` of the one-hot label plus the rest of the teacher's
-    probabilities for the same augmented faces. ``workers`` > 1 builds batches
+    probabilities for the same augmented faces; with ``soft_targets`` (one row
+    of teacher probabilities per face of ``data``) the rest is that face's row. ``workers`` > 1 builds batches
     in that many threads (OpenCV releases the GIL while it warps).
     """
 
     def __init__(self, data: FaceDataset, batch_size: int, *, augment: AugmentConfig | None = None,
                  shuffle: bool = False, seed: int = 0, one_hot: bool = False, teacher: Any = None,
-                 distill_alpha: float = 0.3, workers: int = 1, first_epoch: int = 0) -> None:
+                 soft_targets: np.ndarray | None = None, distill_alpha: float = 0.3, workers: int = 1,
+                 first_epoch: int = 0) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if len(data) == 0:
             raise ValueError("no faces to batch")
+        if teacher is not None and soft_targets is not None:
+            raise ValueError("give a teacher model or soft targets, not both")
+        if soft_targets is not None and soft_targets.shape != (len(data), len(data.label_names)):
+            raise ValueError(f"soft targets of shape {soft_targets.shape} for {len(data)} faces and "
+                             f"{len(data.label_names)} classes")
         super().__init__(workers=workers, use_multiprocessing=False)
         self.data = data
         self.batch_size = batch_size
         self.augment = None if augment is None or augment.is_identity else augment
         self.shuffle = shuffle
         self.seed = seed
-        self.one_hot = one_hot or teacher is not None
+        self.one_hot = one_hot or teacher is not None or soft_targets is not None
         self.teacher = teacher
+        self.soft_targets = soft_targets
         self.distill_alpha = distill_alpha
         self.epoch = first_epoch
         self._order: tuple[int, np.ndarray] | None = None
@@ -174,4 +182,6 @@ class FaceBatches(_py_dataset_base()):  # type: ignore[misc]
             with self._teacher_lock:
                 soft = np.asarray(self.teacher(x, training=False), dtype=np.float32)
             y = self.distill_alpha * y + (1.0 - self.distill_alpha) * soft
+        elif self.soft_targets is not None:
+            y = self.distill_alpha * y + (1.0 - self.distill_alpha) * self.soft_targets[idx]
         return x, y

@@ -14,8 +14,12 @@ extends a finished run when ``--epochs`` is raised).
 Distillation: ``--teacher DIR`` (a saved model folder, e.g. an ensemble made by
 ``python -m emotion.ensemble``) turns each training target into
 ``alpha * one_hot(label) + (1 - alpha) * teacher(augmented image)``, so one
-network can learn what several networks agree on; ``--init-from DIR`` starts
-from a trained model's weights instead of a random initialisation.
+network can learn what several networks agree on. ``--teacher FILE.npz`` (a
+soft-label file of ``python -m emotion.soft_labels``) does the same with the
+teacher's probabilities for the clean face, computed once: no teacher graph
+in the training loop, and it works for a serving-only teacher. ``--init-from
+DIR`` starts from a trained model's weights instead of a random
+initialisation.
 """
 
 from __future__ import annotations
@@ -291,10 +295,9 @@ def train(config: TrainConfig) -> TrainResult:
     history = _read_history(history_path)
     best_so_far = _best(history, config.monitor)
     one_hot = config.one_hot
-    teacher = (_load_teacher(Path(config.teacher), train_set.label_names, config.input_size)
-               if config.teacher else None)
+    teacher, soft_targets = _teacher_for(config, train_set)
     train_ds = FaceBatches(train_set, config.batch_size, augment=config.augment_config(), shuffle=True,
-                           seed=config.seed, one_hot=one_hot, teacher=teacher,
+                           seed=config.seed, one_hot=one_hot, teacher=teacher, soft_targets=soft_targets,
                            distill_alpha=config.distill_alpha, workers=config.workers,
                            first_epoch=start_epoch)
     val_ds = FaceBatches(val_set, max(config.batch_size, 128), one_hot=one_hot)
@@ -398,9 +401,26 @@ def _load_saved(folder: Path, labels: tuple[str, ...], role: str, input_size: in
         raise ValueError(f"the {role} in {folder} takes {card.input_size}x{card.input_size} {card.color_mode} "
                          f"crops, the training data are {input_size}x{input_size} grayscale")
     if card.model_file is None:
+        hint = (" or write its soft labels with python -m emotion.soft_labels and pass that file"
+                if role == "teacher" else "")
         raise ValueError(f"the {role} in {folder} is a serving-only export with no Keras model; point at "
-                         f"the run it was shipped from ({card.recipe.get('source_run', 'see its card')})")
+                         f"the run it was shipped from ({card.recipe.get('source_run', 'see its card')}){hint}")
     return keras.models.load_model(folder / card.model_file, compile=False, safe_mode=False)
+
+
+def _teacher_for(config: TrainConfig, train_set: FaceDataset) -> tuple[Any, np.ndarray | None]:
+    """The distillation teacher: ``(model, None)`` for a model folder, ``(None, targets)`` for a
+    soft-label file (the teacher's probabilities for each training face), ``(None, None)`` without."""
+    if config.teacher is None:
+        return None, None
+    path = Path(config.teacher)
+    if path.is_file():
+        from emotion.soft_labels import SoftLabels
+
+        soft = SoftLabels.load(path)
+        log.info("soft labels of %s for %d faces from %s", soft.teacher, len(soft), path)
+        return None, soft.targets_for(train_set)
+    return _load_teacher(path, train_set.label_names, config.input_size), None
 
 
 def _load_teacher(folder: Path, labels: tuple[str, ...], input_size: int) -> Any:
@@ -617,7 +637,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fine-tune-learning-rate", type=float, default=1e-4)
     p.add_argument("--max-train-samples", type=int)
     p.add_argument("--teacher", type=Path,
-                   help="distil from this model folder (its probabilities join the targets)")
+                   help="distil from this model folder, or from a soft-label file of emotion.soft_labels "
+                        "(the teacher's probabilities join the targets)")
     p.add_argument("--distill-alpha", type=float, default=0.3,
                    help="weight of the true label in a distilled target (default 0.3)")
     p.add_argument("--init-from", type=Path, help="start from this model folder's weights")

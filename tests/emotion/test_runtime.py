@@ -56,6 +56,19 @@ def test_runner_handles_changing_batch_sizes(tflite_dir: Path) -> None:
     np.testing.assert_allclose(runner(batch), four, atol=1e-6)
 
 
+def test_runner_cuts_large_batches_into_short_invokes(tflite_dir: Path) -> None:
+    whole = TFLiteRunner(tflite_dir / TFLITE_FILE, max_rows=64)
+    batch = np.concatenate([crops(), crops()[:, :, ::-1], crops()[:3]])[..., None].astype(np.float32)  # 11 rows
+    expected = whole(batch)
+    for rows in (1, 3, 4):  # runs of equal size, and a shorter last run
+        cut = TFLiteRunner(tflite_dir / TFLITE_FILE, max_rows=rows)
+        got = cut(batch)
+        assert got.shape == (11, 7)
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="max_rows"):
+        TFLiteRunner(tflite_dir / TFLITE_FILE, max_rows=0)
+
+
 def test_the_quantised_runtime_agrees_with_keras(keras_dir: Path, tflite_dir: Path) -> None:
     reference, served = EmotionClassifier(keras_dir), EmotionClassifier(tflite_dir)
     assert (reference.runtime, served.runtime) == ("keras", "tflite")
