@@ -19,7 +19,8 @@ soft-label file of ``python -m emotion.soft_labels``) does the same with the
 teacher's probabilities for the clean face, computed once: no teacher graph
 in the training loop, and it works for a serving-only teacher. ``--init-from
 DIR`` starts from a trained model's weights instead of a random
-initialisation.
+initialisation; a narrower ``vgg_bn`` starts from the wider one's strongest
+channels (``emotion.slim``).
 """
 
 from __future__ import annotations
@@ -434,6 +435,12 @@ def _copy_weights(model: Any, folder: Path, labels: tuple[str, ...], input_size:
     try:
         model.set_weights(source.get_weights())
     except ValueError as exc:
+        if model.name == source.name == "vgg_bn":  # narrower widths: keep the strongest channels
+            from emotion.slim import slim_into
+
+            widths = slim_into(source, model)
+            log.info("weights initialised from %s, slimmed to widths %s", folder, widths)
+            return
         raise ValueError(f"--init-from {folder}: its layers do not match the architecture being "
                          f"trained ({exc})") from None
     log.info("weights initialised from %s", folder)
