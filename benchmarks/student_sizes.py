@@ -75,8 +75,9 @@ def run(widths: list[tuple[int, ...]], *, repeats: int = 150) -> dict[str, Any]:
     singles = [faces[i: i + 1] for i in range(len(faces))]
     shipped = EmotionClassifier()
     peers: dict[str, Callable[[np.ndarray], object]] = {"shipped": shipped.predict}
-    info: dict[str, dict[str, Any]] = {"shipped": {"model": shipped.model_id, "passes": 6 if shipped.card.test_time_flip
-                                                   else 3}}
+    members = len(shipped.card.recipe.get("ensemble", [])) or 1
+    info: dict[str, dict[str, Any]] = {
+        "shipped": {"model": shipped.model_id, "passes": members * (2 if shipped.card.test_time_flip else 1)}}
     try:
         from benchmarks.fer_peer import FerPeer
 
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.inference import limit_threads
 
     limit_threads(1)
-    results = run(args.widths, repeats=args.repeats)
+    results = run(list(dict.fromkeys(args.widths)), repeats=args.repeats)  # each size once
     print(json.dumps(results) if args.json else format_table(results))
     return 0
 

@@ -11,7 +11,7 @@ costs several student forward passes per face. A soft-label file holds the
 teacher's probabilities for the clean faces instead: computed here through
 the teacher's own serving path (its card's runtime, test-time flip and
 temperature, so the targets are the calibrated probabilities the app shows),
-about 400 KB for FER2013's Training split, so it travels where the model
+about 1 MB for FER2013's Training split, so it travels where the model
 cannot (a GPU machine without TensorFlow). The augmented copies of a face
 share its clean face's probabilities; the flip-averaged teacher is mirror
 symmetric, which suits the flips of augmentation.
@@ -29,7 +29,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,18 @@ from emotion.data import FaceDataset, load_dataset
 #: Splits a soft-label file may be computed on (targets are for training, never for the report).
 REFUSED_SPLITS = ("PrivateTest",)
 FORMAT = "emotion-soft-labels/1"
+SUFFIX = ".npz"
+
+
+def is_soft_label_file(path: Path) -> bool:
+    """Whether a ``--teacher`` path names a soft-label file (by its suffix) rather than a model folder."""
+    return path.suffix == SUFFIX
+
+
+def soft_label_identity(path: Path) -> dict[str, str]:
+    """What a training recipe records of a soft-label file: its teacher and the file's SHA-256."""
+    soft = SoftLabels.load(path)
+    return {"teacher_model": soft.teacher, "teacher_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def image_keys(images: np.ndarray) -> np.ndarray:
@@ -65,6 +80,7 @@ class SoftLabels:
     probabilities: np.ndarray  # (n, len(labels)) float32, rows sum to 1
     teacher: str  # the teacher's model id
     source: str  # the faces they were computed on
+    image_size: tuple[int, int] = (48, 48)  # (height, width) of the faces the keys were computed on
 
     def __post_init__(self) -> None:
         if self.probabilities.shape != (len(self.keys), len(self.labels)):
@@ -81,6 +97,9 @@ class SoftLabels:
         (the teacher's belief restricted to those classes). Raises ``ValueError`` for a face the
         file does not hold, or a class the teacher does not know.
         """
+        if tuple(data.images.shape[1:]) != self.image_size:
+            raise ValueError(f"the soft labels are for {self.image_size[0]}x{self.image_size[1]} faces, the "
+                             f"training faces are {data.images.shape[1]}x{data.images.shape[2]}")
         unknown = [name for name in data.label_names if name not in self.labels]
         if unknown:
             raise ValueError(f"the soft labels know {list(self.labels)}, not {unknown}")
@@ -98,31 +117,41 @@ class SoftLabels:
         return probs / total
 
     def save(self, path: Path) -> Path:
-        meta = {"format": FORMAT, "labels": list(self.labels), "teacher": self.teacher, "source": self.source}
+        """Write the file atomically: a killed run leaves the old file or none, never half of one."""
+        meta = {"format": FORMAT, "labels": list(self.labels), "teacher": self.teacher, "source": self.source,
+                "image_size": list(self.image_size)}
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as f:  # np.savez would append .npz to a name without it
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as f:  # np.savez would append .npz to a name without it
             np.savez_compressed(f, keys=self.keys, probabilities=self.probabilities.astype(np.float32),
                                 meta=np.array(json.dumps(meta)))
+        os.replace(partial, path)
         return path
 
     @classmethod
     def load(cls, path: Path) -> SoftLabels:
         """Read a file written by :meth:`save`; ``ValueError`` for anything else."""
+        if not path.is_file():
+            raise FileNotFoundError(f"no soft-label file at {path} (write one with python -m emotion.soft_labels)")
         try:
-            with np.load(path, allow_pickle=False) as f:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a lone .npy array
+                raise ValueError("not an .npz archive")
+            with loaded as f:
                 meta = json.loads(str(f["meta"]))
                 keys, probs = f["keys"], f["probabilities"]
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path} is not a soft-label file ({type(exc).__name__}: {exc})") from None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            # json.JSONDecodeError is a ValueError; a cut or corrupted copy raises the zip and zlib errors
+            raise ValueError(f"{path} is not a soft-label file or is damaged ({type(exc).__name__}: {exc})") from None
         found = meta.get("format") if isinstance(meta, dict) else meta
         if found != FORMAT:
             raise ValueError(f"{path} is not a soft-label file (format {found!r}, expected {FORMAT!r})")
         if keys.dtype != np.uint64 or probs.dtype != np.float32:
             raise ValueError(f"{path} is damaged: keys {keys.dtype}, probabilities {probs.dtype}")
         try:
-            return cls(tuple(meta["labels"]), keys, probs, str(meta["teacher"]), str(meta["source"]))
+            height, width = meta["image_size"]
+            return cls(tuple(meta["labels"]), keys, probs, str(meta["teacher"]), str(meta["source"]),
+                       (int(height), int(width)))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path} is damaged ({type(exc).__name__}: {exc})") from None
 
@@ -133,7 +162,14 @@ def compute(classifier: Any, data: FaceDataset, *, batch_size: int = 256) -> Sof
         raise ValueError("no faces to label")
     probs = np.concatenate([classifier.predict(data.images[i: i + batch_size])
                             for i in range(0, len(data), batch_size)]).astype(np.float32)
-    return SoftLabels(tuple(classifier.labels), image_keys(data.images), probs, classifier.model_id, data.source)
+    keys = image_keys(data.images)
+    # Faces are matched by key, so two keys must be equal only for one image (FER2013's duplicates):
+    # equal keys with different outputs would mean a hash collision, which would mislabel a face.
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if not np.allclose(probs, probs[first][inverse], atol=1e-5):
+        raise ValueError("two different faces share a key: soft labels cannot tell them apart")
+    return SoftLabels(tuple(classifier.labels), keys, probs, classifier.model_id, data.source,
+                      (int(data.images.shape[1]), int(data.images.shape[2])))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,10 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         classifier = EmotionClassifier(args.model)
         data = load_dataset(args.data, split=args.split, size=classifier.input_size)
         soft = compute(classifier, data)
-    except (ValueError, FileNotFoundError) as exc:  # ModelCardError is a ValueError
+        soft.save(args.output)
+    except (ValueError, OSError) as exc:  # ModelCardError is a ValueError; OSError: an unwritable --output
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    soft.save(args.output)
     agree = float((soft.targets_for(data).argmax(axis=1) == data.labels).mean())
     print(f"{len(soft)} faces of {data.source} labelled by {soft.teacher} -> {args.output} "
           f"(teacher agrees with the label on {agree:.1%})")

@@ -41,6 +41,7 @@ import numpy as np
 from emotion.augment import AugmentConfig, FaceBatches
 from emotion.card import MODEL_FILE, ModelCard
 from emotion.data import FaceDataset, load_dataset, parse_classes
+from emotion.soft_labels import SoftLabels, is_soft_label_file, soft_label_identity
 
 log = logging.getLogger(__name__)
 
@@ -261,14 +262,15 @@ def train(config: TrainConfig) -> TrainResult:
         _check_same_targets(out, config)
     if config.resume and not resuming:
         log.warning("nothing to resume in %s: starting from scratch", out)
+    train_set, val_set = load_training_data(config)
+    log.info("train %d faces %s; validation %d faces", len(train_set), train_set.class_counts(),
+             len(val_set))
+    # A teacher that cannot teach these faces is refused here, before a previous run is cleared.
+    teacher, soft_targets = _teacher_for(config, train_set)
     if not resuming:
         for stale in (state_path, last_path, history_path, out / MODEL_FILE):
             stale.unlink(missing_ok=True)
     keras.utils.set_random_seed(config.seed)
-
-    train_set, val_set = load_training_data(config)
-    log.info("train %d faces %s; validation %d faces", len(train_set), train_set.class_counts(),
-             len(val_set))
     card = ModelCard(
         labels=train_set.label_names,
         input_size=config.input_size,
@@ -296,7 +298,6 @@ def train(config: TrainConfig) -> TrainResult:
     history = _read_history(history_path)
     best_so_far = _best(history, config.monitor)
     one_hot = config.one_hot
-    teacher, soft_targets = _teacher_for(config, train_set)
     train_ds = FaceBatches(train_set, config.batch_size, augment=config.augment_config(), shuffle=True,
                            seed=config.seed, one_hot=one_hot, teacher=teacher, soft_targets=soft_targets,
                            distill_alpha=config.distill_alpha, workers=config.workers,
@@ -352,6 +353,9 @@ def _recipe(config: TrainConfig) -> dict[str, Any]:
         recipe[key] = None if recipe[key] is None else str(recipe[key])
     if config.teacher is None:
         recipe.pop("distill_alpha")
+    elif is_soft_label_file(Path(config.teacher)):
+        # The path alone would let a rebuilt file (another teacher) slip into a resumed run.
+        recipe.update(soft_label_identity(Path(config.teacher)))
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in recipe.items()}
 
 
@@ -371,8 +375,8 @@ def _prepare_phase(model: Any, config: TrainConfig, epoch: int, *, fresh: bool) 
 
 
 #: Recipe entries a resumed run must share with the run it continues (they define its targets).
-SAME_ON_RESUME = ("architecture", "classes", "input_size", "label_smoothing", "teacher", "distill_alpha",
-                  "monitor", "optimizer", "weight_decay")
+SAME_ON_RESUME = ("architecture", "classes", "input_size", "label_smoothing", "teacher", "teacher_sha256",
+                  "distill_alpha", "monitor", "optimizer", "weight_decay")
 
 
 def _check_same_targets(out: Path, config: TrainConfig) -> None:
@@ -415,9 +419,7 @@ def _teacher_for(config: TrainConfig, train_set: FaceDataset) -> tuple[Any, np.n
     if config.teacher is None:
         return None, None
     path = Path(config.teacher)
-    if path.is_file():
-        from emotion.soft_labels import SoftLabels
-
+    if is_soft_label_file(path):
         soft = SoftLabels.load(path)
         log.info("soft labels of %s for %d faces from %s", soft.teacher, len(soft), path)
         return None, soft.targets_for(train_set)

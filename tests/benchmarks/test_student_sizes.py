@@ -26,10 +26,11 @@ def test_multiply_adds_count_every_convolution_and_dense_layer() -> None:
 
 
 def test_the_benchmark_times_each_candidate_beside_the_shipped_model() -> None:
-    out = run("--widths", "16,32,64,128", "24,48,96,192", "--repeats", "5", "--json")
+    out = run("--widths", "16,32,64,128", "24,48,96,192", "16,32,64,128", "--repeats", "5", "--json")
     assert out.returncode == 0, out.stderr[-2000:]
     peers = json.loads(out.stdout.strip().splitlines()[-1])["peers"]
     assert list(peers)[:1] == ["shipped"] and {"16-32-64-128", "24-48-96-192"} <= set(peers)
+    assert peers["shipped"]["passes"] == 6  # three members, each also on the mirrored face
     assert peers["16-32-64-128"]["mmacs"] < peers["24-48-96-192"]["mmacs"]
     for name in ("shipped", "16-32-64-128", "24-48-96-192"):
         assert peers[name]["ms_per_face_b1_p50"] > 0 and len(peers[name]["rounds_ms"]) == 8

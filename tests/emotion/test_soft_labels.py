@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
+import keras
 import numpy as np
 import pytest
 
@@ -91,10 +93,53 @@ def test_files_that_are_not_soft_labels_are_refused(tmp_path: Path) -> None:
              meta=np.array(json.dumps({"format": "emotion-soft-labels/1"})))
     with pytest.raises(ValueError, match="damaged"):
         SoftLabels.load(tmp_path / "bare.npz")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="no soft-label file"):
         SoftLabels.load(tmp_path / "absent.npz")
+    np.save(tmp_path / "lone.npy", np.zeros(3))
+    (tmp_path / "lone.npy").rename(tmp_path / "lone.npz")
+    with pytest.raises(ValueError, match="not an .npz"):
+        SoftLabels.load(tmp_path / "lone.npz")
     with pytest.raises(ValueError, match="shape"):
         SoftLabels(("a", "b"), np.zeros(3, np.uint64), np.zeros((3, 3), np.float32), "t", "s")
+
+
+def test_a_cut_or_corrupted_copy_is_refused_and_a_save_is_atomic(soft: SoftLabels, tmp_path: Path) -> None:
+    whole = soft.save(tmp_path / "soft.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[: len(whole) // 2])  # a copy that stopped half way
+    flipped = bytearray(whole)
+    flipped[len(whole) // 3] ^= 0xFF  # one damaged byte inside the compressed probabilities
+    (tmp_path / "flipped.npz").write_bytes(bytes(flipped))
+    for name in ("cut.npz", "flipped.npz"):
+        with pytest.raises(ValueError, match="damaged"):
+            SoftLabels.load(tmp_path / name)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+
+
+def test_faces_of_another_size_are_named_as_such(soft: SoftLabels, faces: FaceDataset) -> None:
+    small = np.stack([cv2.resize(f, (40, 40)) for f in faces.images[:3]])
+    with pytest.raises(ValueError, match="48x48 faces, the training faces are 40x40"):
+        soft.targets_for(FaceDataset(small, faces.labels[:3], faces.label_names, "small"))
+
+
+class Unsteady:
+    """A classifier that answers the same face differently each time: the only way to make two
+    equal keys carry different probabilities, which a real hash collision would do."""
+
+    labels = ("a", "b")
+    model_id = "unsteady"
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        p = self.rng.uniform(size=(len(crops), 2))
+        return p / p.sum(axis=1, keepdims=True)
+
+
+def test_equal_keys_with_different_outputs_are_refused(faces: FaceDataset) -> None:
+    twice = FaceDataset(np.concatenate([faces.images[:2], faces.images[:1]]), np.zeros(3, dtype=np.int64), ("a", "b"))
+    with pytest.raises(ValueError, match="share a key"):
+        compute(Unsteady(), twice)
 
 
 def test_distilled_batches_mix_the_label_and_the_faces_own_row(faces: FaceDataset, soft: SoftLabels) -> None:
@@ -110,21 +155,38 @@ def test_distilled_batches_mix_the_label_and_the_faces_own_row(faces: FaceDatase
         FaceBatches(faces, 8, soft_targets=targets[:5])
 
 
-def test_a_run_distils_from_a_soft_label_file(faces: FaceDataset, soft: SoftLabels, tmp_path: Path) -> None:
-    path = soft.save(tmp_path / "teacher.npz")
-    config = TrainConfig(data=FER_FACES, output_dir=tmp_path / "student", architecture="vgg_bn", widths=(8, 16),
-                         epochs=1, batch_size=16, val_fraction=0.25, verbose=0, teacher=path, distill_alpha=0.5)
+def test_a_run_learns_the_targets_of_its_soft_label_file(faces: FaceDataset, soft: SoftLabels,
+                                                         tmp_path: Path) -> None:
+    # A teacher that calls every face "surprise", and a student that listens only to it (alpha 0):
+    # if the file's targets reach training, the student ends up calling every face "surprise".
+    surprise = np.zeros_like(soft.probabilities)
+    surprise[:, soft.labels.index("surprise")] = 1.0
+    path = replace(soft, probabilities=surprise).save(tmp_path / "teacher.npz")
+    config = TrainConfig(data=FER_FACES, output_dir=tmp_path / "student", architecture="simple_cnn", epochs=4,
+                         batch_size=8, learning_rate=3e-3, val_fraction=0.25, verbose=0, teacher=path,
+                         distill_alpha=0.0, flip=False, rotation=0.0, zoom=0.0)
     result = train(config)
-    recipe = ModelCard.load(config.output_dir).recipe
-    assert recipe["teacher"] == str(path) and recipe["loss"] == "categorical_crossentropy"
-    assert np.isfinite(result.best_val_loss)
+    card = ModelCard.load(config.output_dir)
+    assert card.recipe["teacher"] == str(path) and card.recipe["loss"] == "categorical_crossentropy"
+    assert card.recipe["teacher_model"] == soft.teacher and len(card.recipe["teacher_sha256"]) == 64
+    model = keras.models.load_model(config.output_dir / "model.keras", compile=False)
+    said = np.asarray(model(faces.images[..., None].astype("float32"), training=False)).argmax(axis=1)
+    assert np.mean([card.labels[i] == "surprise" for i in said]) > 0.9, result.history
+    # The same path with other contents (a rebuilt file) cannot continue the run.
+    soft.save(path)
+    with pytest.raises(ValueError, match="--resume with other teacher_sha256"):
+        train(TrainConfig(**{**config.__dict__, "epochs": 5, "resume": True}))
     # Soft labels of other faces cannot teach this data: refused before any training.
     stranger = SoftLabels(soft.labels, soft.keys + np.uint64(1), soft.probabilities, soft.teacher, "elsewhere")
     other = TrainConfig(**{**config.__dict__, "output_dir": tmp_path / "other",
                            "teacher": stranger.save(tmp_path / "stranger.npz")})
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "model.keras").write_bytes(b"a previous run's model")
     with pytest.raises(ValueError, match="computed on elsewhere"):
         train(other)
-    assert not (tmp_path / "other" / "model.keras").exists()
+    assert (tmp_path / "other" / "model.keras").read_bytes() == b"a previous run's model"  # nothing cleared
+    with pytest.raises(FileNotFoundError, match="no soft-label file"):
+        train(TrainConfig(**{**config.__dict__, "output_dir": tmp_path / "typo", "teacher": tmp_path / "techer.npz"}))
 
 
 def test_the_command_writes_a_file_and_keeps_privatetest_for_the_report(tmp_path: Path,
@@ -139,4 +201,6 @@ def test_the_command_writes_a_file_and_keeps_privatetest_for_the_report(tmp_path
     written = SoftLabels.load(tmp_path / "t.npz")
     assert len(written) == len(load_dataset(fixture_csv)) == 28 and written.source.endswith(":Training")
     assert main(["--data", str(tmp_path / "absent.csv"), "--output", str(tmp_path / "x.npz")]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert main(["--data", str(fixture_csv), "--output", str(tmp_path)]) == 2  # a folder, not a file
     assert "error:" in capsys.readouterr().err
