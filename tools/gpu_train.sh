@@ -3,7 +3,10 @@
 # project's own `python -m emotion.train` on Keras' JAX backend (that machine has JAX
 # and no TensorFlow). Run it from the repository root there, carrying `.gpu` (the data
 # packed by `python -m tools.fer_pack pack --out .gpu/fer.xz`) and `.whl` (Keras'
-# wheels for Python 3.12, see the device README).
+# wheels for Python 3.12, see the device README). To distil, put the teacher's soft-label
+# file (`python -m emotion.soft_labels --output .gpu/soft.npz`) there too and give the runs
+# `--teacher .gpu/soft.npz`; the call then exceeds 64 MiB unless the shipped
+# emotion/shipped_model/model.tflite (not needed for training) is moved out of the tree for it.
 #
 #   bash tools/gpu_train.sh BUDGET_SECONDS NAME "TRAIN ARGS" [NAME "TRAIN ARGS" ...]
 #
