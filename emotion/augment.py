@@ -115,8 +115,9 @@ class FaceBatches(_py_dataset_base()):  # type: ignore[misc]
     With a ``teacher`` model the labels are soft:
     ``distill_alpha`` of the one-hot label plus the rest of the teacher's
     probabilities for the same augmented faces; with ``soft_targets`` (one row
-    of teacher probabilities per face of ``data``) the rest is that face's row. ``workers`` > 1 builds batches
-    in that many threads (OpenCV releases the GIL while it warps).
+    of teacher probabilities per face of ``data``) the rest is that face's row.
+    ``workers`` > 1 builds batches in that many threads (OpenCV releases the
+    GIL while it warps).
     """
 
     def __init__(self, data: FaceDataset, batch_size: int, *, augment: AugmentConfig | None = None,
@@ -181,7 +182,8 @@ class FaceBatches(_py_dataset_base()):  # type: ignore[misc]
         if self.teacher is not None:
             with self._teacher_lock:
                 soft = np.asarray(self.teacher(x, training=False), dtype=np.float32)
-            y = self.distill_alpha * y + (1.0 - self.distill_alpha) * soft
         elif self.soft_targets is not None:
-            y = self.distill_alpha * y + (1.0 - self.distill_alpha) * self.soft_targets[idx]
-        return x, y
+            soft = self.soft_targets[idx]
+        else:
+            return x, y
+        return x, self.distill_alpha * y + (1.0 - self.distill_alpha) * soft
