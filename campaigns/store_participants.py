@@ -74,6 +74,8 @@ class ParticipantWrites:
 
         def participant(self, participant_id: str) -> Participant: ...
 
+        def compact(self) -> bool: ...
+
     # -- participants -----------------------------------------------------
 
     def add_participant(
@@ -88,7 +90,12 @@ class ParticipantWrites:
         """Register a consenting participant of a live campaign.
 
         ``order`` defaults to counterbalancing: whichever of A-B / B-A has
-        fewer participants so far (A-B on a tie), which alternates them.
+        fewer participants so far (A-B on a tie), which alternates them. Only
+        participants who may reach the ads count: one who abandoned before any
+        snapshot or rating (e.g. at the camera check, then retried) never saw
+        an order, and counting them would hand the retry the other order every
+        time. Those still in progress count, so people consenting at the same
+        time alternate; the count and the insert share one serialised write.
         """
         consent_version = text(consent_version, "consent version", 100)
         if order is not None and order not in ORDERS:
@@ -100,10 +107,14 @@ class ParticipantWrites:
         with self._write() as cur:
             current = self._locked_campaign(cur, campaign, allowed=("live",), action="accept participants")
             seq, n_ab, n_ba = cur.execute(
-                """SELECT coalesce(max(seq), 0) + 1, count(*) FILTER (WHERE variant_order = 'AB'),
-                          count(*) FILTER (WHERE variant_order = 'BA')
-                   FROM participants WHERE campaign_id = ?""",
-                [current.id],
+                """SELECT coalesce(max(seq), 0) + 1, count(*) FILTER (WHERE variant_order = 'AB' AND saw_ads),
+                          count(*) FILTER (WHERE variant_order = 'BA' AND saw_ads)
+                   FROM (SELECT seq, variant_order,
+                                status <> 'abandoned'
+                                OR id IN (SELECT participant_id FROM snapshots WHERE campaign_id = ?)
+                                OR id IN (SELECT participant_id FROM feedback WHERE campaign_id = ?) AS saw_ads
+                         FROM participants WHERE campaign_id = ?)""",
+                [current.id] * 3,
             ).fetchone() or (1, 0, 0)
             chosen = order or ("AB" if n_ab <= n_ba else "BA")
             stamp = now()
@@ -150,7 +161,12 @@ class ParticipantWrites:
         return int(row[0]) if row else 0
 
     def erase_participant(self, participant_id: str) -> dict[str, int]:
-        """Delete every row of a participant (right to erasure); returns counts per table."""
+        """Delete every row of a participant (right to erasure); returns counts per table.
+
+        Then the database file is rewritten (:meth:`Store.compact`): DuckDB
+        leaves deleted rows' bytes, face crops included, in freed blocks of the
+        file, where they would stay readable after the erasure.
+        """
         counts: dict[str, int] = {}
         with self._write() as cur:
             self._owner(cur, participant_id)
@@ -166,6 +182,10 @@ class ParticipantWrites:
                     [participant_id],
                 ).fetchall()
                 counts[table] = len(row)
+        try:
+            self.compact()
+        except CampaignError as exc:
+            raise CampaignError(f"participant {participant_id}'s rows were erased, but {exc}") from exc
         return counts
 
     def _owner(self, cur: duckdb.DuckDBPyConnection, participant_id: str) -> _Owner:

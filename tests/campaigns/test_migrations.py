@@ -112,3 +112,19 @@ def test_newer_file_is_refused_untouched(tmp_path: Path) -> None:
     con = duckdb.connect(str(path), read_only=True)
     assert schema.current_version(con) == 99
     con.close()
+
+
+def test_a_migrated_file_survives_the_rewrite_after_an_erasure(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    make_v1_file(path)
+    with Store.open(path) as store:
+        campaign = store.campaign("Legacy")
+        newcomer = store.add_participant(campaign, "c2", answers={"age": "18-24"})
+        store.erase_participant("p-old")  # rewrites the file: every table, version row and default
+        assert store.schema_version == schema.LATEST_VERSION
+        assert store.participant(newcomer.id).answers == {"age": "18-24"}
+    with Store.open(path, read_only=True) as reader:  # still a complete, current file
+        assert reader.table_counts() == {"campaigns": 1, "variants": 0, "participants": 1,
+                                         "participant_answers": 1, "snapshots": 0, "feedback": 0, "face_crops": 0}
+        assert not reader.campaign("Legacy").settings.keep_face_crops
+    assert b"old-model" not in path.read_bytes() and b"great" not in path.read_bytes()

@@ -69,6 +69,28 @@ def test_counterbalancing_alternates_and_records_order(store: Store, live) -> No
     assert (p.consent_version, p.status, p.crop_consent) == ("consent-v2", "started", False)
 
 
+def test_counterbalancing_ignores_people_who_left_before_the_ads(store: Store, live) -> None:  # type: ignore[no-untyped-def]
+    completed = []
+    for _ in range(10):  # each person fails the camera check once, reloads and completes
+        first = store.add_participant(live, "v1")
+        store.mark_participant(first.id, "abandoned")
+        second = store.add_participant(live, "v1")
+        store.mark_participant(second.id, "complete")
+        completed.append(second.order)
+    assert completed == ["AB", "BA"] * 5
+    # Whoever abandoned after an ad appeared (a snapshot or a rating) did see an order and counts.
+    saw_a = store.add_participant(live, "v1")
+    store.add_snapshots([SnapshotRow(saw_a.id, saw_a.order[0], 0, False, None, "m")])
+    store.mark_participant(saw_a.id, "abandoned")
+    rated = store.add_participant(live, "v1")
+    assert (saw_a.order, rated.order) == ("AB", "BA")
+    store.add_feedback(rated.id, "B", 3)
+    store.mark_participant(rated.id, "abandoned")
+    in_progress = store.add_participant(live, "v1")
+    assert in_progress.order == "AB"
+    assert store.add_participant(live, "v1").order == "BA"  # people still in progress count
+
+
 def test_mark_participant_and_answers(store: Store, live) -> None:  # type: ignore[no-untyped-def]
     p = store.add_participant(live, "v1", answers={"age": "25-34", "visits": 3})
     assert p.answers == {"age": "25-34", "visits": "3"}
