@@ -1,7 +1,8 @@
 """The participant's steps as a pure, immutable state machine (no Streamlit, no I/O).
 
 consent -> camera check -> watch the first ad -> rate it -> watch the second
-ad -> rate it -> done; declining at consent ends the flow. Times are plain
+ad -> rate it -> done; declining at consent ends the flow, and so does withdrawing
+(stop, and erase everything stored) at any step after consent. Times are plain
 ``time.monotonic()`` seconds passed in by the caller, so tests drive the clock.
 """
 
@@ -42,6 +43,7 @@ class Step(StrEnum):
     WATCH = "watch"
     RATE = "rate"
     DONE = "done"
+    WITHDRAWN = "withdrawn"
 
 
 # Steps in the order a participant meets them, for the progress indicator.
@@ -50,7 +52,8 @@ _SEQUENCE: tuple[tuple[Step, int], ...] = (
     (Step.DONE, 1),
 )
 _STEP_TEXT = {Step.CONSENT: "Consent", Step.CAMERA: "Camera check", Step.WATCH: "Ad {n} of 2",
-              Step.RATE: "Your view of ad {n}", Step.DONE: "Done", Step.DECLINED: "Done"}
+              Step.RATE: "Your view of ad {n}", Step.DONE: "Done", Step.DECLINED: "Done",
+              Step.WITHDRAWN: "Done"}
 
 _ADVICE = {
     VERDICT_OK: "Looks good - please hold still.",
@@ -107,12 +110,18 @@ class Flow:
 
     @property
     def finished(self) -> bool:
-        return self.step in (Step.DONE, Step.DECLINED)
+        return self.step in (Step.DONE, Step.DECLINED, Step.WITHDRAWN)
+
+    @property
+    def can_withdraw(self) -> bool:
+        """From consent on something may be stored, so from then on (the end included) the participant
+        may withdraw."""
+        return self.step in (Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE)
 
     @property
     def progress(self) -> float:
         """Share of the flow behind the participant, 0..1."""
-        if self.step is Step.DECLINED:
+        if self.step in (Step.DECLINED, Step.WITHDRAWN):
             return 1.0
         return _SEQUENCE.index((self.step, self.position)) / (len(_SEQUENCE) - 1)
 
@@ -133,6 +142,11 @@ class Flow:
     def decline(self) -> Flow:
         self._expect(Step.CONSENT)
         return replace(self, step=Step.DECLINED)
+
+    def withdraw(self) -> Flow:
+        """The participant stops and wants everything stored about them erased."""
+        self._expect(Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE)
+        return replace(self, step=Step.WITHDRAWN, shown_at=None)
 
     def camera_passed(self, ok_streak: int) -> Flow:
         """Go to the first ad once the camera check saw enough consecutive ok frames."""

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from campaigns.errors import UnknownParticipantError
 from campaigns.store import Store
 from campaigns.types import Campaign, Participant, Variant
 from capture.flow import CONSENT_VERSION, REQUIRED_OK_CHECKS, Flow, FlowError, Step, exposure_s
@@ -128,6 +129,8 @@ class ParticipantSession:
         by another app, permission withdrawn) is then the participant's to fix, with the buttons,
         instead of the browser retrying it without pause.
         """
+        if self.flow.finished:
+            return False
         if self.flow.step is Step.CAMERA or self._restart_failed():
             return None
         if self.flow.step not in (Step.WATCH, Step.RATE):
@@ -217,3 +220,33 @@ class ParticipantSession:
         log.info("participant %s complete: %d frames seen, %d snapshots taken, %d stored, %d dropped, %d errors, "
                  "%d camera restarts by the page", self.participant_id, status.frames_seen, status.snapshots_taken,
                  status.snapshots_stored, self.frames.dropped, status.errors, self.camera_restarts)
+
+    # -- withdrawal -----------------------------------------------------------
+
+    def withdraw(self, store: Store) -> dict[str, int]:
+        """Stop capturing and erase everything stored about this participant (right to erasure).
+
+        The flow ends first, so no later run restarts capture; the worker is then stopped (a write it
+        still makes after the erasure is refused: the participant no longer exists). Raises what the
+        store raises when the erasure fails; ``erase_again`` retries it."""
+        if self.participant is None:
+            raise FlowError("nothing is stored before consent: there is nothing to withdraw")
+        self.flow = self.flow.withdraw()
+        self.holder.finish()
+        if self.worker is not None:
+            self.worker.stop()
+        return self.erase_again(store)
+
+    def erase_again(self, store: Store) -> dict[str, int]:
+        """Erase the withdrawn participant's data (again, after a failure); the counts erased per table."""
+        if self.participant is None or self.flow.step is not Step.WITHDRAWN:
+            raise FlowError("only a participant who withdrew is erased")
+        try:
+            counts = store.erase_participant(self.participant.id)
+        except UnknownParticipantError:
+            # The rows are gone already (the organisers erased them, or the file rewrite after the
+            # erasure failed last time): rewrite the file, so no byte of them stays in it.
+            store.compact()
+            counts = {}
+        log.info("participant %s withdrew: erased %s", self.participant.id, counts)
+        return counts

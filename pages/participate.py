@@ -45,8 +45,9 @@ def consent_step() -> None:
            "- **No images are kept**: each picture is analysed and discarded at once; only the estimated "
            "expression is stored.\n")
         + "- You stay anonymous: we store a random participant code, your ratings and the estimates.\n"
-        "- **You can stop at any time** by closing this tab. To withdraw later, send the participant code "
-        "shown at the end to whoever invited you, and all your data will be erased.")
+        "- **You can stop at any time**: the **Stop and delete my data** button on every page erases "
+        "everything stored about you at once. To withdraw later, send the participant code shown on the "
+        "next pages to whoever invited you, and all your data will be erased.")
     agree = st.checkbox("I have read this and agree to take part.")
     crops = settings.keep_face_crops and st.checkbox(
         "Also keep small face crops of my pictures (optional; this study asks for them).")
@@ -71,6 +72,8 @@ def consent_step() -> None:
         st.rerun()
 
 
+#: Session-state key: why erasing a participant who withdrew failed (shown with a retry).
+ERASE_FAILED = "participant_erase_failed"
 NO_PICTURE_RECONNECTING = "We receive no picture from your camera; reconnecting it. Please keep this tab open."
 
 
@@ -115,6 +118,38 @@ def watch_step() -> None:
     countdown(variant)
 
 
+def withdraw_box() -> None:
+    """The participant's code and the way out, on every page from the camera check to the end."""
+    with st.expander("Stop and delete my data"):
+        st.write(f"Your participant code is `{session.participant_id}`. Stopping ends the study for you, turns "
+                 "your camera off and erases everything stored about you: your ratings, your answers and the "
+                 "estimated expressions.")
+        if st.button("Stop and delete my data", key="withdraw"):
+            st.session_state.pop(ERASE_FAILED, None)
+            try:
+                session.withdraw(store())
+            except (CampaignError, OSError) as exc:
+                st.session_state[ERASE_FAILED] = str(exc)
+            st.rerun()
+
+
+def withdrawn_step() -> None:
+    failure = st.session_state.get(ERASE_FAILED)
+    if failure is None:
+        st.success("You have withdrawn: everything stored about you is erased and your camera is off. You can "
+                   "close this tab now.")
+        return
+    st.error(f"Your data could not be erased just now ({failure}). Please try again, or send your participant "
+             f"code `{session.participant_id}` to whoever invited you.")
+    if st.button("Try again", type="primary"):
+        try:
+            session.erase_again(store())
+            st.session_state.pop(ERASE_FAILED, None)
+        except (CampaignError, OSError) as exc:
+            st.session_state[ERASE_FAILED] = str(exc)
+        st.rerun()
+
+
 def rate_step() -> None:
     settings = session.campaign.settings
     with st.form(f"rate-{session.flow.position}", clear_on_submit=True):
@@ -137,7 +172,7 @@ campaign = open_campaign()
 session = participant_session(campaign)
 head, body, camera_box = st.container(), st.container(), st.container()
 head.progress(session.flow.progress, text=session.flow.progress_text)
-if session.flow.step in (Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE):
+if session.flow.step in (Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE, Step.WITHDRAWN):
     with camera_box:
         try:
             with st.spinner("Preparing the camera check..."):
@@ -168,7 +203,11 @@ with body:
         watch_step()
     elif session.flow.step is Step.RATE:
         rate_step()
+    elif session.flow.step is Step.WITHDRAWN:
+        withdrawn_step()
     else:
         st.success("Thank you! Your answers are saved and your camera is off. You can close this tab now.")
         st.write(f"Your participant code is `{session.participant_id}`. To withdraw later, send it to whoever "
                  "invited you and all your data will be erased.")
+    if session.flow.can_withdraw:
+        withdraw_box()

@@ -225,3 +225,24 @@ def test_a_whole_session_through_the_page(new_app: Callable[..., AppTest], app_s
     feedback = app_store._cursor().execute("SELECT variant, rating, comment FROM feedback WHERE participant_id = ?"
                                            " ORDER BY variant", [pid]).fetchall()
     assert feedback == [("A", 5, "comment 1"), ("B", 2, "comment 2")]
+
+
+def test_a_participant_can_stop_and_have_everything_erased_from_the_page(
+        new_app: Callable[..., AppTest], app_store: Store, campaign: Callable[..., Campaign]) -> None:
+    made = campaign()
+    app = opened(new_app, made)
+    assert "Stop and delete my data" in page_text(app)  # the consent text says how
+    assert not [b for b in app.button if b.label == "Stop and delete my data"]  # nothing stored yet
+    app.checkbox[0].check().run()
+    app.button[0].click().run()
+    session = app.session_state[PARTICIPANT_FLOW]
+    [(pid, status, _, _)] = participants(app_store, made)
+    assert status == "started" and session.participant_id == pid
+    assert pid in " ".join(str(e.value) for e in app.markdown)  # the code is shown before the end
+    [stop] = [b for b in app.button if b.label == "Stop and delete my data"]
+    stop.click().run()
+    assert not app.exception, app.exception
+    assert session.flow.step is Step.WITHDRAWN
+    assert "everything stored about you is erased" in app.success[0].value
+    assert participants(app_store, made) == []
+    assert not [b for b in app.button if b.label == "Stop and delete my data"]

@@ -67,11 +67,29 @@ def test_declining_ends_the_flow() -> None:
         flow.consent("AB")
 
 
+def test_a_participant_may_withdraw_at_every_step_after_consent() -> None:
+    steps = [Flow().consent("AB")]
+    steps.append(steps[-1].camera_passed(REQUIRED_OK_CHECKS).shown(1.0))
+    steps.append(steps[-1].exposure_over())
+    steps.append(steps[-1].rated().shown(9.0).exposure_over().rated())
+    assert [f.step for f in steps] == [Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE]
+    for flow in steps:
+        assert flow.can_withdraw
+        out = flow.withdraw()
+        assert out.step is Step.WITHDRAWN and out.finished and not out.can_withdraw
+        assert out.progress == 1.0 and out.progress_text == "Done" and out.variant is None and out.shown_at is None
+    assert not Flow().can_withdraw and not Flow().decline().can_withdraw
+
+
 @pytest.mark.parametrize("move", [
     lambda f: f.decline().decline(),
     lambda f: f.camera_passed(REQUIRED_OK_CHECKS),  # no consent yet
     lambda f: f.consent("AB").camera_passed(REQUIRED_OK_CHECKS - 1),  # too few ok checks
-    lambda f: f.consent("AB").decline(),  # already consented: withdrawing is closing the tab
+    lambda f: f.consent("AB").decline(),  # already consented: that is withdraw()
+    lambda f: f.withdraw(),  # nothing stored before consent
+    lambda f: f.decline().withdraw(),
+    lambda f: f.consent("AB").withdraw().withdraw(),
+    lambda f: f.consent("AB").withdraw().camera_passed(REQUIRED_OK_CHECKS),
     lambda f: f.consent("AB").rated(),
     lambda f: f.consent("AB").exposure_over(),
     lambda f: f.consent("XY"),

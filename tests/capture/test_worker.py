@@ -267,3 +267,37 @@ def test_from_the_first_ad_the_page_keeps_the_camera_on_and_restarts_a_silent_on
     session.rate(db, 3, None)
     assert session.flow.step is Step.DONE and session.camera_playing() is False
     assert not session.restart_silent_camera()
+
+
+def test_a_participant_who_withdraws_mid_ad_is_erased_and_capture_stops(
+        db: Store, classifier: Any, make_campaign: Callable[..., Campaign]) -> None:
+    campaign = make_campaign(exposure_s=60.0, interval_s=0.5)
+    stays = ParticipantSession(campaign)
+    stays.consent(db)
+    db.add_feedback(stays.participant_id, "A", 3, "stays")
+    clock = ManualClock()
+    session = ParticipantSession(campaign, clock=clock)
+    session.consent(db)
+    session.ensure_worker(db, classifier)
+    pass_camera_check(session, clock)
+    session.ad_shown()
+    for _ in range(4):
+        session.on_frame(video_frame(HAPPY))
+        clock.advance(0.5)
+    wait_until(lambda: session.holder.status().snapshots_stored >= 3)
+    pid = session.participant_id
+    assert rows(db, pid)
+
+    counts = session.withdraw(db)
+    assert counts["participants"] == 1 and counts["snapshots"] >= 3
+    assert session.flow.step is Step.WITHDRAWN and session.camera_playing() is False
+    assert session.worker is not None and not session.worker.is_alive()
+    session.on_frame(video_frame(HAPPY))  # a frame still in flight from the browser
+    session.ensure_worker(db, classifier)  # a later run of the page starts nothing
+    assert not session.worker.is_alive() and session.holder.status().snapshots_taken == counts["snapshots"]
+    for table, column in (("participants", "id"), ("snapshots", "participant_id"), ("feedback", "participant_id")):
+        assert db._cursor().execute(f"SELECT count(*) FROM {table} WHERE {column} = ?",  # noqa: S608
+                                    [pid]).fetchone()[0] == 0
+    assert session.erase_again(db) == {}  # erasing twice is harmless
+    assert db._cursor().execute("SELECT comment FROM feedback WHERE participant_id = ?",
+                                [stays.participant_id]).fetchall() == [("stays",)]
