@@ -5,11 +5,18 @@ at a threshold; everything here is small-frame arithmetic, so a Results page
 can recompute it on every slider move. Units for statistics are participants.
 
 Choices where the design leaves room (also in the report's definitions):
+- a participant-variant counts as shown when it has a snapshot or a rating, or
+  the participant completed the test (the flow shows both variants); one shown
+  without any snapshot has face rate 0 and is excluded with that reason, never
+  dropped (an abandoned participant's variant with no data at all may never
+  have been shown, so it is not counted);
 - exclusion (face-found rate below ``min_face_rate``) removes a participant's
   *facial* data for that variant (ratios, valence, timeline); their rating
   still counts for feedback;
 - the combined score per participant needs facial data and a rating for the
-  variant; the variant's score is ``w * mean V + (1 - w) * mean F``;
+  variant; the variant's score is ``w * mean V + (1 - w) * mean F``. A part
+  whose weight is 0 is left out (w = 0: feedback only, w = 1: valence only),
+  so missing data of that part does not void the score;
 - a timeline participant with several snapshots in one second contributes the
   share of them that were confident with label k (1 snapshot/s: 0 or 1).
 """
@@ -48,7 +55,12 @@ QUALITY_COLUMNS = [
     "brightness",
     "sharpness",
     "excluded",
+    "exclusion_reason",
 ]
+_KEYS = ["participant_id", "variant"]
+_COUNTS = ["snapshots", "faces", "confident"]
+_QUALITY_MEANS = ["face_ratio", "brightness", "sharpness"]
+NO_SNAPSHOTS = "no snapshots"
 
 
 def _div(numerator: float, denominator: float) -> float:
@@ -65,38 +77,74 @@ def centred_rating(rating: pd.Series | np.ndarray | float, scale: int) -> pd.Ser
     return 2 * (rating - 1) / (scale - 1) - 1
 
 
-def quality(data: CampaignData) -> pd.DataFrame:
-    """Per participant and variant: counts, face/confident rates, mean quality, excluded flag."""
-    # Mean quality is absent from counts fetched for a threshold alone.
-    q = data.counts.reindex(
-        columns=[
-            "participant_id",
-            "variant",
-            "snapshots",
-            "faces",
-            "confident",
-            "face_ratio",
-            "brightness",
-            "sharpness",
-        ]
+def weighted_score(w: float, valence: pd.Series | float, feedback: pd.Series | float) -> pd.Series | float:
+    """S = w V + (1 - w) F; a part with weight 0 is left out, so its missing data (NaN) cannot void S."""
+    # 0 * NaN is NaN: without these branches "0 = feedback only" would still need facial data.
+    if w <= 0:
+        return feedback
+    if w >= 1:
+        return valence
+    return w * valence + (1 - w) * feedback
+
+
+def _participant_variants(data: CampaignData) -> pd.DataFrame:
+    """Counts of every participant-variant that was shown, zero where no snapshot arrived.
+
+    ``data.counts`` only has rows with snapshots; a variant that was rated, or
+    belongs to a participant who completed the test, without any snapshot must
+    still appear so that its exclusion is counted, not silently dropped.
+    """
+    people = data.participants
+    complete = people.loc[people["status"] == "complete", "participant_id"].to_numpy()
+    both = pd.DataFrame(
+        {
+            "participant_id": np.repeat(complete, len(VARIANTS)),
+            "variant": np.tile(np.array(VARIANTS, dtype=object), len(complete)),
+        }
     )
-    q["face_rate"] = q["faces"] / q["snapshots"]
-    q["confident_rate"] = q["confident"] / q["snapshots"]
-    q["excluded"] = (q["face_rate"] < data.campaign.settings.min_face_rate).astype(bool)
-    return q[QUALITY_COLUMNS]
+    shown = pd.concat([data.counts[_KEYS], data.feedback[_KEYS], both], ignore_index=True).drop_duplicates()
+    frame = shown.merge(data.counts, on=_KEYS, how="left").sort_values(_KEYS, ignore_index=True)
+    counted = [*_COUNTS, *(count_column(k) for k in data.campaign.labels)]
+    frame[counted] = frame[counted].fillna(0).astype(np.int64)
+    # Mean quality is absent from counts fetched for a threshold alone.
+    return frame.reindex(columns=[*_KEYS, *counted, *_QUALITY_MEANS])
+
+
+def _with_quality(frame: pd.DataFrame, min_face_rate: float) -> pd.DataFrame:
+    """Add face/confident rates (0 without snapshots), the excluded flag and its reason."""
+    snapshots = frame["snapshots"].where(frame["snapshots"] > 0)
+    frame["face_rate"] = (frame["faces"] / snapshots).fillna(0.0)
+    frame["confident_rate"] = (frame["confident"] / snapshots).fillna(0.0)
+    none = frame["snapshots"] == 0
+    low = frame["face_rate"] < min_face_rate
+    # Without snapshots there is no facial data at all, even when min_face_rate is 0.
+    frame["excluded"] = (none | low).astype(bool)
+    frame["exclusion_reason"] = np.where(
+        none, NO_SNAPSHOTS, np.where(low, f"face rate below {min_face_rate:g}", "")
+    )
+    return frame
+
+
+def quality(data: CampaignData) -> pd.DataFrame:
+    """Per shown participant and variant: counts, face/confident rates, mean quality, excluded flag and reason."""
+    frame = _with_quality(_participant_variants(data), data.campaign.settings.min_face_rate)
+    return frame[QUALITY_COLUMNS]
 
 
 def face_metrics(data: CampaignData) -> pd.DataFrame:
-    """Per participant and variant: ratios r_<label>, valence V and the excluded flag."""
+    """Per participant and variant: quality, counts ``n_<label>``, ratios r_<label>, valence V.
+
+    Ratios and valence are NaN for a participant-variant without snapshots (always excluded).
+    """
     labels = data.campaign.labels
-    frame = quality(data)
+    frame = _with_quality(_participant_variants(data), data.campaign.settings.min_face_rate)
+    snapshots = frame["snapshots"].where(frame["snapshots"] > 0)
     for label in labels:
-        frame[ratio_column(label)] = (
-            data.counts[count_column(label)].to_numpy() / frame["snapshots"].to_numpy()
-        )
+        frame[ratio_column(label)] = frame[count_column(label)] / snapshots
     positive = [ratio_column(k) for k in labels if k in POSITIVE_LABELS]
     negative = [ratio_column(k) for k in labels if k in NEGATIVE_LABELS]
-    frame["valence"] = frame[positive].sum(axis=1) - frame[negative].sum(axis=1)
+    valence = frame[positive].sum(axis=1) - frame[negative].sum(axis=1)
+    frame["valence"] = valence.where(snapshots.notna())  # sum() would turn all-NaN rows into 0
     return frame
 
 
@@ -117,9 +165,12 @@ def paired_values(data: CampaignData, metric: str) -> pd.DataFrame:
     if metric == "feedback":
         frame, column = feedback_scores(data), "feedback"
     elif metric == "combined_score":
-        w = data.campaign.settings.valence_weight
-        frame = face.merge(feedback_scores(data), on=["participant_id", "variant"], how="inner")
-        frame["combined_score"] = w * frame["valence"] + (1 - w) * frame["feedback"]
+        # Outer join: with weight 0 on one part, a participant lacking that part still has a score;
+        # otherwise a missing part leaves NaN and dropna() below keeps only complete pairs.
+        frame = face.merge(feedback_scores(data), on=_KEYS, how="outer")
+        frame["combined_score"] = weighted_score(
+            data.campaign.settings.valence_weight, frame["valence"], frame["feedback"]
+        )
         column = "combined_score"
     elif metric == "valence":
         frame, column = face, "valence"
@@ -142,7 +193,7 @@ def variant_summaries(data: CampaignData) -> dict[str, VariantSummary]:
     for v in VARIANTS:
         rows = included[included["variant"] == v]
         snaps, confident = rows["snapshots"].sum(), rows["confident"].sum()
-        counts = {k: data.counts.loc[rows.index, count_column(k)].sum() for k in labels}
+        counts = {k: rows[count_column(k)].sum() for k in labels}
         rated = scores[scores["variant"] == v]
         valence = float(rows["valence"].mean()) if len(rows) else math.nan
         fb_centred = float(rated["feedback"].mean()) if len(rated) else math.nan
@@ -158,7 +209,7 @@ def variant_summaries(data: CampaignData) -> dict[str, VariantSummary]:
             feedback_n=len(rated),
             feedback_raw=float(rated["rating"].mean()) if len(rated) else math.nan,
             feedback_centred=fb_centred,
-            combined_score=settings.valence_weight * valence + (1 - settings.valence_weight) * fb_centred,
+            combined_score=float(weighted_score(settings.valence_weight, valence, fb_centred)),
             excluded=int((face["excluded"] & (face["variant"] == v)).sum()),
         )
     return result

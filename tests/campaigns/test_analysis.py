@@ -21,9 +21,11 @@ import pytest
 from scipy import stats
 
 from campaigns.analysis import (
+    NO_SNAPSHOTS,
     analyze,
     centred_rating,
     compare_variants,
+    face_metrics,
     paired_values,
     quality,
     segment,
@@ -39,9 +41,9 @@ from tests.campaigns.conftest import make_live
 H, S, N = (0.7, 0.2, 0.1), (0.1, 0.8, 0.1), (0.2, 0.1, 0.7)
 
 
-@pytest.fixture
-def hand(store: Store):  # type: ignore[no-untyped-def]
-    campaign = make_live(store, min_participants=2)
+def hand_campaign(store: Store, name: str = "Spring ad", **settings: object):  # type: ignore[no-untyped-def]
+    """The hand-computed campaign of the module docstring; ``settings`` override its own."""
+    campaign = make_live(store, name, **{"min_participants": 2, **settings})
     p1 = store.add_participant(campaign, "v1", answers={"age": "18-24"})
     p2 = store.add_participant(campaign, "v1", answers={"age": "25-34"})
     assert (p1.order, p2.order) == ("AB", "BA")
@@ -64,6 +66,11 @@ def hand(store: Store):  # type: ignore[no-untyped-def]
         store.add_feedback(pid, "A", a)
         store.add_feedback(pid, "B", b)
     return store, campaign, p1, p2
+
+
+@pytest.fixture
+def hand(store: Store):  # type: ignore[no-untyped-def]
+    return hand_campaign(store)
 
 
 def test_variant_summaries_match_hand_computation(hand) -> None:  # type: ignore[no-untyped-def]
@@ -109,6 +116,8 @@ def test_quality_and_exclusion(hand) -> None:  # type: ignore[no-untyped-def]
     assert q.loc[(p1.id, "A"), "brightness"] == pytest.approx(120.0)
     assert q.loc[(p1.id, "A"), "sharpness"] == pytest.approx(30.0)
     assert q.loc[(p1.id, "A"), "confident_rate"] == pytest.approx(0.5)
+    assert q.loc[(p2.id, "A"), "exclusion_reason"] == "face rate below 0.5"
+    assert (q.drop(index=(p2.id, "A"))["exclusion_reason"] == "").all()
     assert len(q) == 4
 
 
@@ -207,3 +216,101 @@ def test_counts_equal_a_direct_pandas_computation(hand) -> None:  # type: ignore
         ours = store.participant_variant_counts(campaign, threshold)
         theirs = pandas_counts(store.snapshot_frame(campaign), campaign.labels, threshold)
         pd.testing.assert_frame_equal(ours, theirs[ours.columns].astype(ours.dtypes.to_dict()))
+
+
+# -- participant-variants without any snapshot ----------------------------------
+
+
+def test_a_rated_variant_without_snapshots_is_counted_as_excluded(hand) -> None:  # type: ignore[no-untyped-def]
+    """P3's camera sent nothing during B, but P3 rated B: an excluded row, not a missing one."""
+    store, campaign, _, _ = hand
+    p3 = store.add_participant(campaign, "v1")
+    store.add_snapshots([SnapshotRow(p3.id, "A", 0, True, H, "m"), SnapshotRow(p3.id, "A", 1000, True, H, "m")])
+    store.add_feedback(p3.id, "A", 3)
+    store.add_feedback(p3.id, "B", 5)
+    data = store.load(campaign)
+    q = quality(data).set_index(["participant_id", "variant"])
+    assert len(q) == 6
+    row = q.loc[(p3.id, "B")]
+    assert (row["snapshots"], row["faces"], row["confident"]) == (0, 0, 0)
+    assert (row["face_rate"], row["confident_rate"]) == (0.0, 0.0)
+    assert bool(row["excluded"]) and row["exclusion_reason"] == NO_SNAPSHOTS
+    assert math.isnan(row["brightness"])
+    face = face_metrics(data).set_index(["participant_id", "variant"])
+    assert math.isnan(face.loc[(p3.id, "B"), "valence"]) and math.isnan(face.loc[(p3.id, "B"), "r_happy"])
+    b = variant_summaries(data)["B"]
+    # Counted as excluded; B's facial numbers are those of P1 and P2 alone, the rating still counts.
+    assert (b.participants, b.snapshots, b.excluded, b.feedback_n) == (2, 5, 1, 3)
+    assert b.ratios == pytest.approx({"happy": 1 / 5, "sad": 1 / 5, "neutral": 2 / 5})
+    assert b.feedback_raw == pytest.approx(8 / 3)
+    assert p3.id not in paired_values(data, "valence").index
+    assert paired_values(data, "feedback").loc[p3.id].tolist() == pytest.approx([0.0, 1.0])
+    assert list(timeline(data).query("variant == 'B'")["viewers"]) == [2, 2]
+
+
+def test_a_complete_participant_counts_for_both_variants_an_abandoned_one_for_what_was_captured(
+    store: Store,
+) -> None:
+    campaign = make_live(store, min_participants=2, min_face_rate=0.0)
+    done, gone = store.add_participant(campaign, "v1"), store.add_participant(campaign, "v1")
+    store.add_snapshots([SnapshotRow(p.id, "A", 0, True, H, "m") for p in (done, gone)])
+    store.mark_participant(done.id, "complete")  # B was shown, though neither a snapshot nor a rating arrived
+    store.mark_participant(gone.id, "abandoned")  # left during A: B may never have been shown
+    q = quality(store.load(campaign)).set_index(["participant_id", "variant"])
+    assert sorted(q.index) == sorted([(done.id, "A"), (done.id, "B"), (gone.id, "A")])
+    # No snapshots is no facial data, even where min_face_rate 0 excludes nothing else.
+    assert q["excluded"].tolist() == [row == (done.id, "B") for row in q.index]
+    assert q.loc[(done.id, "B"), "exclusion_reason"] == NO_SNAPSHOTS
+    summaries = variant_summaries(store.load(campaign))
+    assert (summaries["A"].excluded, summaries["B"].excluded, summaries["B"].participants) == (0, 1, 0)
+
+
+# -- combined score when the weight puts everything on one part -------------------
+
+
+def test_weight_zero_scores_feedback_alone_without_facial_data(store: Store) -> None:
+    """Every snapshot faceless (all excluded), ratings A=5, B=1: w = 0 is feedback only."""
+    campaign = make_live(store, min_participants=2, valence_weight=0.0)
+    people = [store.add_participant(campaign, "v1") for _ in range(4)]
+    store.add_snapshots(
+        [SnapshotRow(p.id, v, 1000 * k, False, None, "m") for p in people for v in "AB" for k in range(3)]
+    )
+    for p in people:
+        store.add_feedback(p.id, "A", 5)
+        store.add_feedback(p.id, "B", 1)
+    result = analyze(store.load(campaign), seed=3)
+    a, b = result.summaries["A"], result.summaries["B"]
+    assert math.isnan(a.valence) and (a.excluded, b.excluded) == (4, 4)
+    assert (a.combined_score, b.combined_score) == (pytest.approx(1.0), pytest.approx(-1.0))
+    combined, feedback = result.comparisons["combined_score"], result.comparisons["feedback"]
+    assert (combined.n, combined.diff, combined.verdict) == (4, pytest.approx(2.0), Verdict.A_AHEAD)
+    assert (combined.p_value, combined.ci_low) == (pytest.approx(feedback.p_value), pytest.approx(2.0))
+
+
+def test_weight_zero_or_one_scores_that_part_alone_on_the_hand_campaign(store: Store) -> None:
+    _, campaign, p1, p2 = hand_campaign(store, valence_weight=0.0)
+    data = store.load(campaign)
+    s = variant_summaries(data)
+    assert (s["A"].combined_score, s["B"].combined_score) == (pytest.approx(0.75), pytest.approx(-0.75))
+    # P2-A is excluded for face, yet P2 has a feedback-only combined score for both variants.
+    pd.testing.assert_frame_equal(paired_values(data, "combined_score"), paired_values(data, "feedback"))
+
+    _, campaign, p1, p2 = hand_campaign(store, name="Valence only", valence_weight=1.0)
+    p3 = store.add_participant(campaign, "v1")  # never rates: valence alone needs no rating
+    store.add_snapshots([SnapshotRow(p3.id, v, 0, True, H if v == "A" else S, "m") for v in "AB"])
+    data = store.load(campaign)
+    s = variant_summaries(data)
+    assert (s["A"].valence, s["A"].combined_score) == (pytest.approx(0.5), pytest.approx(0.5))  # (0 + 1) / 2
+    assert s["B"].valence == pytest.approx((1 / 2 - 1 / 3 - 1) / 3)
+    assert s["B"].combined_score == pytest.approx(s["B"].valence)
+    combined = paired_values(data, "combined_score")
+    pd.testing.assert_frame_equal(combined, paired_values(data, "valence"))
+    assert list(combined.index) == sorted([p1.id, p3.id]) and combined.loc[p3.id].tolist() == [1.0, -1.0]
+
+
+def test_weight_one_without_any_rating_still_has_a_combined_score(store: Store) -> None:
+    campaign = make_live(store, min_participants=2, valence_weight=1.0)
+    p = store.add_participant(campaign, "v1")
+    store.add_snapshots([SnapshotRow(p.id, "A", 0, True, H, "m"), SnapshotRow(p.id, "B", 0, True, N, "m")])
+    a = variant_summaries(store.load(campaign))["A"]
+    assert math.isnan(a.feedback_centred) and a.combined_score == pytest.approx(1.0)
