@@ -1,6 +1,8 @@
 """Campaign reports: ``python -m campaigns.report --db PATH --campaign NAME_OR_ID --format FORMAT``.
 
-FORMAT is json, csv, parquet, xlsx or html.
+FORMAT is json, csv, parquet, xlsx or html. csv and parquet write three files:
+the raw snapshots (``--out``), ``<stem>-summary`` and ``<stem>-feedback`` (every
+rating and comment); xlsx writes one sheet per table.
 
 Pure builders turn an :class:`Analysis` into a JSON object or tables; thin
 writers put them in files; ``main`` only parses arguments.
@@ -12,6 +14,7 @@ import argparse
 import html
 import json
 import math
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,15 +22,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from campaigns.analysis import analyze, segment
+from campaigns.analysis import analyze, centred_rating, segment, segment_questions
 from campaigns.charts import all_charts
 from campaigns.errors import CampaignError, UnknownCampaignError
 from campaigns.store import Store
-from campaigns.types import VARIANTS, Analysis, Campaign, Comparison
+from campaigns.types import VARIANTS, Analysis, Campaign, CampaignData, Comparison
 
 FORMATS = ("json", "csv", "parquet", "xlsx", "html")
 EXCEL_MAX_ROWS = 1_048_575
+# A text cell a spreadsheet would run as a formula (OWASP "CSV injection"):
+# =, +, -, @ (also after leading spaces), or a leading tab / carriage return.
+FORMULA_START = re.compile(r"[\t\r]|\s*[=+\-@]")
 
 METRIC_DEFINITIONS: tuple[tuple[str, str], ...] = (
     ("snapshot", "One sampled webcam frame while a variant was on screen."),
@@ -52,7 +59,8 @@ METRIC_DEFINITIONS: tuple[tuple[str, str], ...] = (
         "Rating R on 1..K centred as F = 2 (R - 1) / (K - 1) - 1, in [-1, 1]; feedback_mean is the "
         "mean F (the raw mean rating is shown beside it).",
     ),
-    ("combined score", "S = w * mean valence + (1 - w) * mean F, w = the campaign's valence weight."),
+    ("combined score", "S = w * mean valence + (1 - w) * mean F, w = the campaign's valence weight; a part whose "
+     "weight is 0 is left out (w = 0: feedback only, w = 1: valence only)."),
     (
         "timeline",
         "Per second since the variant appeared: % of viewers whose snapshot(s) in that second "
@@ -61,7 +69,8 @@ METRIC_DEFINITIONS: tuple[tuple[str, str], ...] = (
     (
         "exclusion",
         "A participant's facial data for a variant is excluded when fewer than min_face_rate of "
-        "its snapshots show a face; excluded rows stay in the raw export, flagged.",
+        "its snapshots show a face, or when no snapshot arrived for a variant that was shown (rated, or "
+        "the participant completed); excluded rows stay in the raw export, flagged.",
     ),
     (
         "paired comparison",
@@ -73,6 +82,13 @@ METRIC_DEFINITIONS: tuple[tuple[str, str], ...] = (
         "verdict",
         "'not enough data' below min_participants pairs; 'A ahead' / 'B ahead' (higher value) "
         "when the adjusted p-value < 0.05 and the CI excludes 0; else 'no clear difference'.",
+    ),
+    (
+        "feedback table",
+        "One row per rating: participant, variant, position shown (first/second), rating R and "
+        "centred F, the optional comment and the segment answers. In CSV and Excel files a text "
+        "cell starting with =, +, -, @, a tab or a carriage return gets a leading apostrophe so a "
+        "spreadsheet shows it as text instead of running it as a formula.",
     ),
     (
         "order balance",
@@ -159,7 +175,21 @@ def report_json(analysis: Analysis) -> dict[str, Any]:
             "p_value": _num(order.p_value),
             "order_effect": {m: _comparison_json(c) for m, c in order.order_effect.items()},
         },
+        "feedback": feedback_json(analysis.data),
     }
+
+
+def feedback_json(data: CampaignData) -> list[dict[str, Any]]:
+    """Every rating as in :func:`feedback_table`, the segment answers nested under ``answers``."""
+    rows = []
+    for record in feedback_table(data).to_dict("records"):
+        answers = {k.removeprefix("answer_"): v for k, v in record.items() if k.startswith("answer_")}
+        row = {k: v for k, v in record.items() if not k.startswith("answer_")}
+        row |= {"seq": int(row["seq"]), "rating": int(row["rating"]), "rating_centred": _num(row["rating_centred"])}
+        row["comment"] = row["comment"] if isinstance(row["comment"], str) else None  # NaN is no JSON
+        row["answers"] = {k: v for k, v in answers.items() if isinstance(v, str)}
+        rows.append(row)
+    return rows
 
 
 # -- tables ------------------------------------------------------------------
@@ -212,6 +242,15 @@ def comparison_table(comparisons: Mapping[str, Comparison]) -> pd.DataFrame:
     )
 
 
+def _with_answers(table: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with one ``answer_<question>`` column per segment question (by participant_id)."""
+    if not len(answers):
+        return table
+    wide = answers.pivot(index="participant_id", columns="question", values="answer")
+    wide.columns = [f"answer_{q}" for q in wide.columns]
+    return table.merge(wide, left_on="participant_id", right_index=True, how="left")
+
+
 def raw_table(analysis: Analysis, raw: pd.DataFrame) -> pd.DataFrame:
     """Raw snapshots with the confident flag, second, exclusion flag and segment answers."""
     threshold = float(np.float32(analysis.data.threshold))
@@ -220,38 +259,86 @@ def raw_table(analysis: Analysis, raw: pd.DataFrame) -> pd.DataFrame:
     table["confident"] = table["face_found"] & (table["top_probability"].fillna(-1.0) >= threshold)
     flags = analysis.quality[["participant_id", "variant", "excluded"]]
     table = table.merge(flags, on=["participant_id", "variant"], how="left")
-    answers = analysis.data.answers
-    if len(answers):
-        wide = answers.pivot(index="participant_id", columns="question", values="answer")
-        wide.columns = [f"answer_{q}" for q in wide.columns]
-        table = table.merge(wide, left_on="participant_id", right_index=True, how="left")
-    return table
+    return _with_answers(table, analysis.data.answers)
+
+
+def feedback_table(data: CampaignData) -> pd.DataFrame:
+    """One row per rating: participant, variant, position shown, rating (raw and centred), comment, answers.
+
+    Rows follow the participants (``seq``) and the order they saw the ads; a
+    blank comment is missing (None). Only participants in ``data`` count, so a
+    segment restricts this table as it does every other one.
+    """
+    people = data.participants[["participant_id", "seq", "variant_order"]]
+    table = data.feedback[["participant_id", "variant", "rating", "comment"]].merge(people, on="participant_id")
+    first = table["variant_order"].astype(str).str[:1]
+    table["position"] = np.where(first == table["variant"], "first", "second")
+    table["rating_centred"] = centred_rating(table["rating"].astype(float), data.campaign.settings.rating_scale)
+    table["comment"] = [c if isinstance(c, str) and c.strip() else None for c in table["comment"]]
+    table = table.sort_values(["seq", "position"], kind="stable", ignore_index=True)
+    columns = ["seq", "participant_id", "variant", "position", "rating", "rating_centred", "comment"]
+    return _with_answers(table[columns], data.answers)
+
+
+def _safe_text(value: str, excel: bool) -> str:
+    if excel:
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return "'" + value if FORMULA_START.match(value) else value
+
+
+def spreadsheet_safe(table: pd.DataFrame, *, excel: bool = False) -> pd.DataFrame:
+    """A copy whose text cells a spreadsheet cannot run as formulas (CSV / formula injection).
+
+    Participants type comments and answers freely, and a marketer names the
+    campaign: a text cell that starts like a formula (see ``FORMULA_START``)
+    gets a leading apostrophe, OWASP's advice, so it shows as text. For
+    ``excel`` the control characters an XLSX file cannot hold are dropped too.
+    """
+    safe = table.copy()
+    for name in safe.columns:
+        column = safe[name]
+        if pd.api.types.infer_dtype(column, skipna=True) not in ("string", "mixed", "mixed-integer"):
+            continue  # numbers, flags, times: nothing a spreadsheet could run
+        # Decide per distinct value: a raw table repeats a few texts millions of times.
+        fixed = {v: _safe_text(v, excel) for v in column.dropna().unique() if isinstance(v, str)}
+        fixed = {v: w for v, w in fixed.items() if w != v}
+        if fixed:
+            hit = column.isin(list(fixed))
+            safe[name] = column.mask(hit, column[hit].map(fixed))
+    return safe
 
 
 def write_tables(analysis: Analysis, raw: pd.DataFrame, fmt: str, out: Path) -> list[Path]:
-    """Write csv/parquet (raw + summary file) or xlsx (sheets); returns the files written."""
-    raw_out = raw_table(analysis, raw)
+    """Write csv/parquet (raw, summary and feedback files) or xlsx (sheets); returns the files written.
+
+    CSV and XLSX text is made :func:`spreadsheet_safe`; Parquet keeps it as stored.
+    """
+    tables = {
+        "summary": summary_table(analysis),
+        "comparisons": comparison_table(analysis.comparisons),
+        "timeline": analysis.timeline,
+        "quality": analysis.quality,
+        "raw": raw_table(analysis, raw),
+        "feedback": feedback_table(analysis.data),
+    }
     if fmt == "xlsx":
-        if len(raw_out) > EXCEL_MAX_ROWS:
+        if len(tables["raw"]) > EXCEL_MAX_ROWS:
             raise CampaignError(
-                f"the raw table has {len(raw_out):,} rows, more than an Excel sheet holds; "
+                f"the raw table has {len(tables['raw']):,} rows, more than an Excel sheet holds; "
                 "export csv or parquet instead"
             )
         with pd.ExcelWriter(out, engine="openpyxl") as writer:
-            summary_table(analysis).to_excel(writer, sheet_name="summary", index=False)
-            comparison_table(analysis.comparisons).to_excel(writer, sheet_name="comparisons", index=False)
-            analysis.timeline.to_excel(writer, sheet_name="timeline", index=False)
-            analysis.quality.to_excel(writer, sheet_name="quality", index=False)
-            raw_out.to_excel(writer, sheet_name="raw", index=False)
+            for sheet, table in tables.items():
+                spreadsheet_safe(table, excel=True).to_excel(writer, sheet_name=sheet, index=False)
         return [out]
-    summary_out = out.with_name(f"{out.stem}-summary{out.suffix}")
-    if fmt == "csv":
-        raw_out.to_csv(out, index=False)
-        summary_table(analysis).to_csv(summary_out, index=False)
-    else:
-        raw_out.to_parquet(out, index=False)
-        summary_table(analysis).to_parquet(summary_out, index=False)
-    return [out, summary_out]
+    files = {name: out.with_name(f"{out.stem}-{name}{out.suffix}") for name in ("summary", "feedback")}
+    files["raw"] = out
+    for name, path in files.items():
+        if fmt == "csv":
+            spreadsheet_safe(tables[name]).to_csv(path, index=False)
+        else:  # Parquet keeps text as typed: no spreadsheet opens it directly
+            tables[name].to_parquet(path, index=False)
+    return [out, files["summary"], files["feedback"]]
 
 
 def report_html(analysis: Analysis) -> str:
@@ -267,7 +354,7 @@ def report_html(analysis: Analysis) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(campaign.name)}: A/B emotion report</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}</style></head><body>
+td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}} .feedback td{{text-align:left}}</style></head><body>
 <h1>{html.escape(campaign.name)}</h1>
 <p>Status {html.escape(campaign.status)}; confidence threshold {analysis.data.threshold:g};
 labels {html.escape(", ".join(campaign.labels))}.</p>
@@ -278,6 +365,8 @@ labels {html.escape(", ".join(campaign.labels))}.</p>
 {comparison_table(order.order_effect).to_html(index=False, na_rep="–")}
 <h2>Charts</h2>
 {"".join(parts)}
+<h2>Feedback: every rating and comment</h2>
+{feedback_table(analysis.data).to_html(index=False, na_rep="", classes="feedback")}
 <h2>Definitions</h2><dl>{definitions}</dl>
 </body></html>
 """
@@ -295,6 +384,24 @@ def resolve_campaign(store: Store, key: str) -> Campaign:
             return store.campaign(int(key))
         names = ", ".join(store.iter_campaign_names()) or "none"
         raise UnknownCampaignError(f"no campaign named or numbered {key!r}; campaigns: {names}") from None
+
+
+def check_segment(data: CampaignData, question: str, answer: str) -> None:
+    """CampaignError naming the valid choices unless some participant gave ``answer`` to ``question``.
+
+    An unknown question or answer would otherwise give an empty report that
+    looks like a real one.
+    """
+    questions = segment_questions(data)
+    name = data.campaign.name
+    if not questions:
+        raise CampaignError(f"campaign {name!r} has no segment answers, so no segment can be selected")
+    if question not in questions:
+        known = ", ".join(repr(q) for q in questions)
+        raise CampaignError(f"campaign {name!r} has no segment question {question!r}; questions: {known}")
+    if answer not in questions[question]:
+        known = ", ".join(repr(a) for a in questions[question])
+        raise CampaignError(f"nobody answered {answer!r} to {question!r} in campaign {name!r}; answers: {known}")
 
 
 def build_report(
@@ -315,6 +422,7 @@ def build_report(
     campaign = resolve_campaign(store, key)
     data = store.load(campaign, threshold)
     if segment_filter is not None:
+        check_segment(data, *segment_filter)
         data = segment(data, *segment_filter)
     analysis = analyze(data, seed=seed)
     if fmt == "json":

@@ -35,13 +35,15 @@ def slug(name: str) -> str:
 
 
 def export_files(campaign: Campaign, threshold: float) -> list[ExportFile]:
-    """The downloads offered: raw and summary tables in CSV and Parquet, the Excel workbook, HTML, JSON."""
+    """The downloads offered: raw, summary and feedback tables in CSV and Parquet, the Excel workbook, HTML, JSON."""
     stem = f"{slug(campaign.name)}-t{threshold:g}"
     return [
         ExportFile("Snapshots CSV", f"{stem}.csv", "csv", 0),
         ExportFile("Summary CSV", f"{stem}-summary.csv", "csv", 1),
+        ExportFile("Feedback CSV", f"{stem}-feedback.csv", "csv", 2),
         ExportFile("Snapshots Parquet", f"{stem}.parquet", "parquet", 0),
         ExportFile("Summary Parquet", f"{stem}-summary.parquet", "parquet", 1),
+        ExportFile("Feedback Parquet", f"{stem}-feedback.parquet", "parquet", 2),
         ExportFile("Excel workbook", f"{stem}.xlsx", "xlsx", 0),
         ExportFile("HTML report", f"{stem}.html", "html", 0),
         ExportFile("JSON report", f"{stem}.json", "json", 0),

@@ -11,6 +11,7 @@ from campaigns.charts import COLOURS
 from campaigns.types import VARIANTS, Analysis, Comparison, VariantSummary, Verdict
 
 SCORE_NAMES = {"valence": "facial valence", "feedback": "feedback rating", "combined_score": "combined score"}
+NO_COMMENT = "—"  # how a rating without a comment shows in the feedback table
 
 
 def metric_name(metric: str) -> str:
@@ -89,3 +90,24 @@ def timeline_figure(analysis: Analysis, label: str) -> go.Figure:
     figure.update_layout(title=f"“{label}” over time: % of viewers (A solid, B dashed)",
                          xaxis_title="seconds since the variant appeared", yaxis_title="% of viewers")
     return figure
+
+
+def feedback_rows(table: pd.DataFrame, variant: str | None = None, comments_only: bool = False) -> pd.DataFrame:
+    """Rows of :func:`campaigns.report.feedback_table` to show: one variant or both, optionally only
+    the ratings that came with a comment."""
+    rows = table if variant is None else table[table["variant"] == variant]
+    if comments_only:
+        rows = rows[rows["comment"].notna()]
+    return rows.reset_index(drop=True)
+
+
+def feedback_caption(table: pd.DataFrame, variants: tuple[str, ...] = VARIANTS) -> str:
+    """Per variant shown: number of ratings, mean rating and how many came with a comment."""
+    parts = []
+    for v in variants:
+        rows = table[table["variant"] == v]
+        if len(rows):
+            plural = "" if len(rows) == 1 else "s"
+            parts.append(f"Variant {v}: {len(rows)} rating{plural}, mean {rows['rating'].mean():.2f}, "
+                         f"{int(rows['comment'].notna().sum())} with a comment")
+    return " · ".join(parts) or "No ratings to show."

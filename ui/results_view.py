@@ -11,11 +11,19 @@ import streamlit as st
 from app_state import RESULTS_CAMPAIGN, RESULTS_THRESHOLD, data_dir
 from campaigns import charts
 from campaigns.analysis import analyze, segment
-from campaigns.report import comparison_table
+from campaigns.report import comparison_table, feedback_table
 from campaigns.store import Store
 from campaigns.types import VARIANTS, Analysis, Campaign
 from ui import exports
-from ui.results_charts import emotion_table, score_parts, timeline_figure, verdict_sentence
+from ui.results_charts import (
+    NO_COMMENT,
+    emotion_table,
+    feedback_caption,
+    feedback_rows,
+    score_parts,
+    timeline_figure,
+    verdict_sentence,
+)
 
 ALL = "All participants"
 
@@ -104,6 +112,20 @@ def feedback_and_score(result: Analysis) -> None:
     st.plotly_chart(charts.feedback_chart(result), key="feedback")
     for metric in ("valence", "feedback", "combined_score"):
         st.markdown("- " + verdict_sentence(metric, result.comparisons[metric]))
+    comments(result)
+
+
+def comments(result: Analysis) -> None:
+    """Every rating with its comment, position shown and segment answers (the current segment only)."""
+    st.subheader("Ratings and comments")
+    left, right = st.columns([1, 2])
+    shown = left.radio("Variant", ["Both", *VARIANTS], horizontal=True)
+    only = right.checkbox("Only ratings with a comment")
+    rows = feedback_rows(feedback_table(result.data), None if shown == "Both" else shown, only)
+    st.caption(feedback_caption(rows) + f" ({NO_COMMENT} = no comment; position = shown first or second.)")
+    st.dataframe(rows.fillna({"comment": NO_COMMENT}), hide_index=True, column_config={
+        "seq": "#", "rating_centred": st.column_config.NumberColumn("centred", format="%+.2f"),
+        "comment": st.column_config.TextColumn("comment", width="large")})
 
 
 def statistics(result: Analysis) -> None:
@@ -125,7 +147,7 @@ def timeline(result: Analysis) -> None:
 def quality(result: Analysis) -> None:
     settings = result.data.campaign.settings
     excluded = {v: result.summaries[v].excluded for v in VARIANTS}
-    st.markdown(f"Excluded for a face-found rate below {settings.min_face_rate:g}: "
+    st.markdown(f"Excluded for a face-found rate below {settings.min_face_rate:g} or no snapshots: "
                 + ", ".join(f"{n} participant(s) for variant {v}" for v, n in excluded.items())
                 + ". Their ratings still count; the export keeps their rows, flagged.")
     st.plotly_chart(charts.quality_chart(result), key="quality")

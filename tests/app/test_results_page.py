@@ -16,10 +16,10 @@ from campaigns.analysis import analyze, segment
 from campaigns.report import build_report
 from tests.app.staff import app_store, assert_needs_login, open_page, texts
 from ui import exports
-from ui.results_charts import timeline_peaks
+from ui.results_charts import feedback_caption, feedback_rows, timeline_peaks
 
-DOWNLOADS = ["Snapshots CSV", "Summary CSV", "Snapshots Parquet", "Summary Parquet", "Excel workbook",
-             "HTML report", "JSON report"]
+DOWNLOADS = ["Snapshots CSV", "Summary CSV", "Feedback CSV", "Snapshots Parquet", "Summary Parquet",
+             "Feedback Parquet", "Excel workbook", "HTML report", "JSON report"]
 
 
 def _scores(app: AppTest) -> dict[str, str]:
@@ -104,9 +104,62 @@ def test_downloads_are_the_report_command_files(data_dir: Path, new_app: Callabl
     assert list(summary["variant"]) == ["A", "B"]
     book = pd.read_excel(io.BytesIO(exports.export_bytes(store, campaign, 0.6, None, files["Excel workbook"])),
                          sheet_name=None)
-    assert list(book) == ["summary", "comparisons", "timeline", "quality", "raw"]
+    assert list(book) == ["summary", "comparisons", "timeline", "quality", "raw", "feedback"]
+    feedback = pd.read_csv(io.BytesIO(exports.export_bytes(store, campaign, 0.6, None, files["Feedback CSV"])))
+    assert len(feedback) == len(store.load(DEMO_NAME).feedback) and "comment" in feedback
+    assert len(book["feedback"]) == len(feedback) and len(report["feedback"]) == len(feedback)
+    segmented_feedback = pd.read_parquet(io.BytesIO(
+        exports.export_bytes(store, campaign, 0.6, ("device", "laptop"), files["Feedback Parquet"])))
+    assert set(segmented_feedback["answer_device"]) == {"laptop"}
     segmented = exports.export_bytes(store, campaign, 0.6, ("device", "laptop"), files["Snapshots CSV"])
     assert 0 < len(pd.read_csv(io.BytesIO(segmented))) < len(raw)
+
+
+def _feedback_frame(app: AppTest) -> pd.DataFrame:
+    return next(d.value for d in app.dataframe if "comment" in d.value.columns)
+
+
+def test_ratings_and_comments_are_listed_with_filters(new_app: Callable[..., AppTest]) -> None:
+    app = open_page(new_app(), "results")
+    store = app_store()
+    data = store.load(DEMO_NAME)
+    orders = data.participants.set_index("participant_id")["variant_order"]
+    answers = data.answers[data.answers["question"] == "device"].set_index("participant_id")["answer"]
+    rated_both = data.feedback.groupby("participant_id").size().eq(2)
+    answers = answers[rated_both.reindex(answers.index, fill_value=False)]
+    laptop = answers[answers == "laptop"].index[0]
+    desktop = answers[answers == "desktop"].index[0]
+    store.add_feedback(laptop, "B", 2, "=HYPERLINK(\"http://evil\") too loud")  # replaces their rating
+    store.add_feedback(desktop, "A", 5, "Lovely colours")
+    app.run()
+    assert not app.exception
+    shown = _feedback_frame(app)
+    assert len(shown) == len(data.feedback)
+    assert list(shown.columns[:7]) == ["seq", "participant_id", "variant", "position", "rating", "rating_centred",
+                                       "comment"]
+    row = shown[(shown["participant_id"] == laptop) & (shown["variant"] == "B")].iloc[0]
+    assert row["rating"] == 2 and row["comment"] == "=HYPERLINK(\"http://evil\") too loud"  # shown as typed
+    assert row["position"] == ("first" if orders[laptop] == "BA" else "second")
+    assert row["answer_device"] == "laptop"
+    assert (shown.loc[shown["participant_id"] != laptop, "comment"].isin(["—", "Lovely colours"])).all()
+    caption = next(c for c in texts(app, "caption") if c.startswith("Variant A:"))
+    ratings_a = data.feedback[data.feedback["variant"] == "A"]
+    assert f"Variant A: {len(ratings_a)} ratings" in caption and "— = no comment" in caption
+
+    next(r for r in app.radio if r.label == "Variant").set_value("B").run()
+    assert set(_feedback_frame(app)["variant"]) == {"B"}
+    next(c for c in app.checkbox if c.label == "Only ratings with a comment").check().run()
+    only = _feedback_frame(app)
+    assert only["participant_id"].tolist() == [laptop]
+    assert any(c.startswith("Variant B: 1 rating, mean 2.00, 1 with a comment") for c in texts(app, "caption"))
+
+    # The segment filter restricts the table like every other one.
+    next(r for r in app.radio if r.label == "Variant").set_value("Both").run()
+    next(s for s in app.selectbox if s.label == "Segment").set_value("device").run()
+    next(s for s in app.selectbox if s.label.startswith("Answer to")).set_value("desktop").run()
+    assert not app.exception
+    assert _feedback_frame(app)["participant_id"].tolist() == [desktop]
+    assert set(_feedback_frame(app)["answer_device"]) == {"desktop"}
 
 
 def test_erasing_a_participant_needs_confirmation_and_updates_the_page(new_app: Callable[..., AppTest]) -> None:
@@ -131,3 +184,14 @@ def test_timeline_peaks_are_the_highest_points() -> None:
     frame = pd.DataFrame({"variant": ["A", "A", "A", "B", "B"], "second": [0, 1, 2, 0, 1],
                           "viewers": [5, 5, 5, 4, 4], "pct_happy": [10.0, 60.0, 20.0, 30.0, 25.0]})
     assert timeline_peaks(frame, "happy") == {"A": (1, 60.0), "B": (0, 30.0)}
+
+
+def test_feedback_rows_filter_by_variant_and_comment() -> None:
+    table = pd.DataFrame({"seq": [1, 1, 2], "participant_id": ["p", "p", "q"], "variant": ["A", "B", "A"],
+                          "rating": [5, 2, 4], "comment": ["great", None, "  ok"]})
+    assert feedback_rows(table)["seq"].tolist() == [1, 1, 2]
+    assert feedback_rows(table, "A")["rating"].tolist() == [5, 4]
+    assert feedback_rows(table, "B", comments_only=True).empty
+    assert feedback_caption(feedback_rows(table, comments_only=True)) == (
+        "Variant A: 2 ratings, mean 4.50, 2 with a comment")
+    assert feedback_caption(table.iloc[:0]) == "No ratings to show."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv as csv_module
 import json
 import math
 import subprocess
@@ -10,14 +11,24 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pandas as pd
 import pytest
 
-from campaigns.analysis import analyze
-from campaigns.report import main, report_json
+from campaigns.analysis import analyze, segment
+from campaigns.errors import CampaignError
+from campaigns.report import (
+    FORMULA_START,
+    build_report,
+    feedback_table,
+    main,
+    report_json,
+    spreadsheet_safe,
+)
 from campaigns.simulate import SimulationConfig, simulate
 from campaigns.store import Store
-from campaigns.types import DEFAULT_LABELS, Verdict
+from campaigns.types import DEFAULT_LABELS, SnapshotRow, Verdict
+from tests.campaigns.conftest import make_live
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANT_KEYS = {
@@ -33,6 +44,10 @@ VARIANT_KEYS = {
 }
 COMPARISON_KEYS = {"n", "diff", "ci_low", "ci_high", "p_value", "p_adjusted", "verdict"}
 NAME = "Report test"
+
+
+#: The feedback table's columns before the segment answers, in order.
+FEEDBACK_COLUMNS = ["seq", "participant_id", "variant", "position", "rating", "rating_centred", "comment"]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +68,15 @@ def test_json_report_shape_key_for_key(db: Path, capsys: pytest.CaptureFixture[s
     code, out, _ = run(db, "--format", "json", "--threshold", "0.6", capsys=capsys)
     assert code == 0
     report = json.loads(out)
-    assert set(report) == {"campaign", "threshold", "variants", "comparisons", "timeline", "order_balance"}
+    assert set(report) == {
+        "campaign",
+        "threshold",
+        "variants",
+        "comparisons",
+        "timeline",
+        "order_balance",
+        "feedback",
+    }
     assert report["threshold"] == 0.6 and report["campaign"]["name"] == NAME
     assert set(report["variants"]) == {"A", "B"}
     for variant in report["variants"].values():
@@ -88,11 +111,14 @@ def test_csv_and_parquet_exports_read_back(
 ) -> None:
     with Store.open(db, read_only=True) as store:
         total = store.snapshot_count(NAME)
-        excluded = int(analyze(store.load(NAME)).quality["excluded"].sum())
+        analysis = analyze(store.load(NAME))
+        excluded = int(analysis.quality["excluded"].sum())
+        mean_ratings = {v: s.feedback_raw for v, s in analysis.summaries.items()}
+        ratings = sum(s.feedback_n for s in analysis.summaries.values())
     for fmt, reader in (("csv", pd.read_csv), ("parquet", pd.read_parquet)):
         out = tmp_path / f"raw.{fmt}"
         code, _, err = run(db, "--format", fmt, "--out", str(out), capsys=capsys)
-        assert code == 0 and f"raw-summary.{fmt}" in err
+        assert code == 0 and f"raw-summary.{fmt}" in err and f"raw-feedback.{fmt}" in err
         raw = reader(out)
         assert len(raw) == total
         assert {
@@ -115,13 +141,20 @@ def test_csv_and_parquet_exports_read_back(
         summary = reader(tmp_path / f"raw-summary.{fmt}")
         assert summary["variant"].tolist() == ["A", "B"] and "ratio_happy" in summary.columns
         assert summary["snapshots"].sum() <= total
+        feedback = reader(tmp_path / f"raw-feedback.{fmt}")
+        assert len(feedback) == ratings  # every rating, one row each
+        assert list(feedback.columns[:7]) == FEEDBACK_COLUMNS
+        assert {"answer_age", "answer_device"} <= set(feedback.columns)
+        assert feedback.groupby("variant")["rating"].mean().to_dict() == pytest.approx(mean_ratings)
 
 
 def test_xlsx_export_has_every_sheet(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report.xlsx"
     assert run(db, "--format", "xlsx", "--out", str(out), capsys=capsys)[0] == 0
     sheets = pd.read_excel(out, sheet_name=None)
-    assert list(sheets) == ["summary", "comparisons", "timeline", "quality", "raw"]
+    assert list(sheets) == ["summary", "comparisons", "timeline", "quality", "raw", "feedback"]
+    assert set(sheets["feedback"]["position"]) == {"first", "second"}
+    assert sheets["feedback"].groupby("participant_id").size().max() == 2
     assert sheets["comparisons"]["metric"].tolist() == [
         *DEFAULT_LABELS,
         "valence",
@@ -254,3 +287,167 @@ def test_segment_option_restricts_participants(
     csv = tmp_path / "seg.csv"
     assert run(db, "--segment", "device=laptop", "--format", "csv", "--out", str(csv), capsys=capsys)[0] == 0
     assert set(pd.read_csv(csv)["participant_id"]) <= young
+
+
+# -- feedback: every rating and comment, and safe spreadsheets -----------------
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def texts(values: Any) -> list[str | None]:
+    """Text cells as a list, a missing one (None or NaN, as pandas reads it) as None."""
+    return [v if isinstance(v, str) else None for v in values]
+
+
+PAYLOADS = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)<script>", "\t=1", "  =1", "\rcmd"]
+
+
+def _feedback_campaign(store: Store) -> tuple[str, list[str]]:
+    """A live campaign named like a formula, whose participants rate with formula-like comments."""
+    campaign = make_live(store, name="=Feedback test", rating_scale=5)
+    ids = []
+    for i, (order, device) in enumerate([("AB", "laptop"), ("BA", "laptop"), ("AB", "desktop")]):
+        person = store.add_participant(campaign, "v1", answers={"device": device, "age": "-18"}, order=order)
+        ids.append(person.id)
+        store.add_snapshots(
+            [SnapshotRow(person.id, v, 0, True, (0.8, 0.1, 0.1), "m") for v in "AB"]
+        )
+        if i == 2:
+            store.add_feedback(person.id, "A", 3)  # no comment at all; B not rated (left half way)
+        else:
+            store.add_feedback(person.id, "A", 5, PAYLOADS[3 * i] + "\x07bell")
+            store.add_feedback(person.id, "B", 2 + i, PAYLOADS[3 * i + 1] if i else "   ")
+    return campaign.name, ids
+
+
+def test_feedback_table_has_every_rating_with_position_and_answers(store: Store) -> None:
+    name, ids = _feedback_campaign(store)
+    data = store.load(name)
+    table = feedback_table(data)
+    assert list(table.columns) == [*FEEDBACK_COLUMNS, "answer_age", "answer_device"]
+    rows = [tuple(r) for r in table[["participant_id", "variant", "position", "rating"]].itertuples(index=False)]
+    assert rows == [
+        (ids[0], "A", "first", 5),
+        (ids[0], "B", "second", 2),
+        (ids[1], "B", "first", 3),  # B-A participant: B was shown first
+        (ids[1], "A", "second", 5),
+        (ids[2], "A", "first", 3),
+    ]
+    assert table["rating_centred"].tolist() == [1.0, -0.5, 0.0, 1.0, 0.0]  # 2 (R - 1) / 4 - 1
+    assert texts(table["comment"]) == [PAYLOADS[0] + "\x07bell", None, PAYLOADS[4], PAYLOADS[3] + "\x07bell", None]
+    assert table["answer_device"].tolist() == ["laptop", "laptop", "laptop", "laptop", "desktop"]
+    # A segment restricts the table like every other one.
+    assert set(feedback_table(segment(data, "device", "desktop"))["participant_id"]) == {ids[2]}
+
+
+def test_spreadsheet_safe_neutralises_formulas_only_in_text() -> None:
+    frame = pd.DataFrame(
+        {
+            "text": ["=1+1", "+1", "-1", "@x", "\tx", "\rx", " =x", "ok", "a=b", "", None],
+            "number": [-1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, None],
+        }
+    )
+    safe = spreadsheet_safe(frame)
+    assert texts(safe["text"]) == ["'=1+1", "'+1", "'-1", "'@x", "'\tx", "'\rx", "' =x", "ok", "a=b", "", None]
+    assert safe["number"].equals(frame["number"])  # numbers stay numbers, negative ones too
+    assert frame["text"][0] == "=1+1"  # a copy: the caller's frame is unchanged
+    bell = spreadsheet_safe(pd.DataFrame({"c": ["=a\x07b", "fine\x00"]}), excel=True)
+    assert bell["c"].tolist() == ["'=ab", "fine"]  # an XLSX cell cannot hold control characters
+
+
+def test_feedback_exports_are_complete_and_cannot_inject_formulas(store: Store, tmp_path: Path) -> None:
+    name, ids = _feedback_campaign(store)
+    stored = feedback_table(store.load(name))
+    comments = texts(stored["comment"])
+
+    def neutral(value: object) -> object:
+        return f"'{value}" if isinstance(value, str) else value
+
+    # CSV: every text cell of every file that could run as a formula is neutralised.
+    _, files = build_report(store, name, "csv", tmp_path / "r.csv")
+    assert [f.name for f in files] == ["r.csv", "r-summary.csv", "r-feedback.csv"]
+    csv = pd.read_csv(files[2], keep_default_na=False, na_values=[""])
+    assert csv["participant_id"].tolist() == stored["participant_id"].tolist()
+    assert texts(csv["comment"]) == [neutral(c) for c in comments]
+    assert set(csv["answer_age"]) == {"'-18"}
+    raw = pd.read_csv(files[0])
+    assert set(raw["campaign"]) == {"'=Feedback test"} and set(raw["answer_age"]) == {"'-18"}
+    for path in files:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv_module.reader(handle):
+                # A number may start with "-"; no text cell may start like a formula.
+                bad = [c for c in row if FORMULA_START.match(c) and not _is_number(c)]
+                assert not bad, (path.name, bad)
+
+    # XLSX: a feedback sheet, no formula cell anywhere, control characters dropped.
+    build_report(store, name, "xlsx", tmp_path / "r.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    assert book.sheetnames == ["summary", "comparisons", "timeline", "quality", "raw", "feedback"]
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
+    sheet = book["feedback"]
+    header = [c.value for c in sheet[1]]
+    column = header.index("comment")
+    cells = [row[column] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert cells == [neutral(c.replace("\x07", "")) if c else None for c in comments]
+    assert [row[header.index("position")] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+        "first",
+        "second",
+        "first",
+        "second",
+        "first",
+    ]
+
+    # JSON and Parquet keep the comments exactly as typed (no spreadsheet runs them).
+    report = json.loads(build_report(store, name, "json", None)[0] or "")
+    assert [r["comment"] for r in report["feedback"]] == comments
+    assert report["feedback"][0] == {
+        "seq": 1,
+        "participant_id": ids[0],
+        "variant": "A",
+        "position": "first",
+        "rating": 5,
+        "rating_centred": 1.0,
+        "comment": PAYLOADS[0] + "\x07bell",
+        "answers": {"age": "-18", "device": "laptop"},
+    }
+    _, files = build_report(store, name, "parquet", tmp_path / "r.parquet")
+    assert texts(pd.read_parquet(files[2])["comment"]) == comments
+    html = (build_report(store, name, "html", tmp_path / "r.html")[1][0]).read_text(encoding="utf-8")
+    assert "<h2>Feedback: every rating and comment</h2>" in html and PAYLOADS[0] in html
+    assert "@SUM(A1)&lt;script&gt;" in html  # comments are escaped in the HTML report
+
+
+def test_an_unknown_segment_fails_naming_the_valid_ones(
+    db: Path, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(db, "--segment", "foo=bar", capsys=capsys)
+    assert code == 2 and out == ""
+    assert "no segment question 'foo'" in err and "'age'" in err and "'device'" in err
+    assert "Traceback" not in err
+    code, out, err = run(db, "--segment", "device=tablet", capsys=capsys)
+    assert code == 2 and out == ""
+    assert "nobody answered 'tablet' to 'device'" in err and "'desktop', 'laptop'" in err
+    make_live(store, name="No questions")
+    with pytest.raises(CampaignError, match="has no segment answers"):
+        build_report(store, "No questions", "json", None, segment_filter=("device", "laptop"))
+
+
+def test_an_unknown_segment_on_the_command_line_exits_2_without_traceback(db: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "campaigns.report", "--db", str(db), "--campaign", "1", "--segment", "foo=bar"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    assert "'foo'" in done.stderr and "'age', 'device'" in done.stderr
