@@ -3,12 +3,14 @@
 An upload is accepted only when its bytes decode: images through
 ``cv2.imdecode``, videos through ``cv2.VideoCapture`` on a temporary file
 (the pip OpenCV wheels bundle FFmpeg). Extensions and browser-sent mime types
-are never trusted.
+are never trusted, and neither is a video's header: its length is measured by
+decoding it to the end.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -19,6 +21,12 @@ import numpy as np
 from campaigns.errors import MediaError
 
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+#: A video whose decodable picture ends more than this before its header's duration is refused
+#: as truncated. Not zero: a container's duration covers all tracks, and a sound track may outlast
+#: the picture by a moment in a healthy file. The measured length is what gets stored either way.
+_SHORTFALL_S = 0.5
+_SHORTFALL_SHARE = 0.05
 
 # (signature test, mime, file suffix) for the formats we accept.
 _IMAGE_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
@@ -120,7 +128,7 @@ def _decode_image(data: bytes, what: str, mime: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def _probe_video(data: bytes, what: str, suffix: str) -> tuple[int, int, float | None]:
+def _probe_video(data: bytes, what: str, suffix: str) -> tuple[int, int, float]:
     # VideoCapture needs a path; the temporary file lives only for the probe.
     fd, path = tempfile.mkstemp(suffix=suffix)
     try:
@@ -133,12 +141,49 @@ def _probe_video(data: bytes, what: str, suffix: str) -> tuple[int, int, float |
             ok, frame = capture.read()
             if not ok or frame is None:
                 raise MediaError(f"{what} has no decodable video frame (corrupt or truncated)")
-            frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+            header_frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
             fps = capture.get(cv2.CAP_PROP_FPS)
+            # The header is not trusted: a cut-off file keeps its full frame count, and browser
+            # recordings (MediaRecorder WebM) carry none. grab() decodes every remaining frame
+            # without converting it to BGR, so walking the whole file finds what really plays.
+            first_ms = last_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
+            decoded = 1
+            while capture.grab():
+                decoded += 1
+                last_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
         finally:
             capture.release()
     finally:
         os.unlink(path)
     height, width = frame.shape[:2]
-    duration = float(frames / fps) if frames > 0 and fps > 0 else None
-    return int(width), int(height), duration
+    span_s = (last_ms - first_ms) / 1000 if math.isfinite(last_ms - first_ms) else 0.0
+    return int(width), int(height), playable_duration(what, decoded, fps, span_s, header_frames)
+
+
+def playable_duration(what: str, frames: int, fps: float, span_s: float, header_frames: float) -> float:
+    """Seconds of picture that decode, checked against what the file's header declares.
+
+    ``frames`` decoded frames whose timestamps span ``span_s`` seconds (first to last, 0
+    when the container has none); ``fps`` and ``header_frames`` are the header's frame
+    rate and frame count, 0, negative or NaN when missing. Raises MediaError when the
+    length cannot be measured or clearly falls short of the header's.
+    """
+    rate_known = math.isfinite(fps) and fps > 0
+    if frames > 1 and span_s > 0:
+        # Timestamps hold for variable frame rates too; the last frame stays one interval.
+        measured = span_s * frames / (frames - 1)
+    elif rate_known:
+        measured = frames / fps
+    else:
+        raise MediaError(f"{what} has no frame rate or timestamps, so its length cannot be measured")
+    if rate_known and math.isfinite(header_frames) and header_frames > 0:
+        declared = header_frames / fps
+        allowed = max(_SHORTFALL_S, _SHORTFALL_SHARE * declared)
+        # Truncation shortens both the timeline and the frame count; a variable frame rate
+        # recording can miss the header's count on one of them alone.
+        if declared - measured > allowed and (header_frames - frames) / fps > allowed:
+            raise MediaError(
+                f"{what} is truncated or corrupt: only {measured:.1f} s ({frames} frames) of the "
+                f"{declared:.1f} s its header declares can be decoded"
+            )
+    return round(measured, 3)  # timestamps are whole milliseconds

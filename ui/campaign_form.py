@@ -116,10 +116,20 @@ def upload_input(variant: str, key: str, stored: Variant | None, max_bytes: int)
     if file is None:
         return None
     upload = Upload(file.name, file.getvalue())
-    try:
-        info = validate_media(upload.data, upload.filename, max_bytes)
-    except CampaignError as exc:
-        st.error(error_text(exc))
+    # A video is decoded to its end to measure it (seconds for a long one): once per chosen file
+    # in this browser session, not on every rerun of the page.
+    probe_key = f"{key}_probe_{variant}"
+    probed = st.session_state.get(probe_key)
+    if probed is None or probed[0] != file.file_id:
+        try:
+            with st.spinner(f"Checking variant {variant}..."):
+                probed = (file.file_id, validate_media(upload.data, upload.filename, max_bytes))
+        except CampaignError as exc:
+            probed = (file.file_id, exc)
+        st.session_state[probe_key] = probed
+    info = probed[1]
+    if isinstance(info, CampaignError):
+        st.error(error_text(info))
         return upload  # the store rejects it again on save, with the same message
     preview(upload.data, info.kind)
     duration = f", {info.duration_s:.1f} s" if info.duration_s else ""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from campaigns.errors import MediaError
-from campaigns.media import sniff, validate_media
+from campaigns.media import playable_duration, sniff, validate_media
 from campaigns.store import Store
 from tests.campaigns.conftest import jpeg_bytes, mp4_bytes, png_bytes
 
@@ -30,6 +30,93 @@ def test_video_is_opened_and_timed(tmp_path: Path) -> None:
     info = validate_media(mp4_bytes(tmp_path, frames=20, fps=10.0), "clip.mp4")
     assert (info.kind, info.mime, info.width, info.height) == ("video", "video/mp4", 64, 48)
     assert info.duration_s == pytest.approx(2.0)
+
+
+def video_bytes(folder: Path, fourcc: str, suffix: str, frames: int, fps: float = 10.0) -> bytes:
+    """A 64x48 video of noise frames, so its bytes spread evenly over the frames."""
+    path = folder / f"clip{suffix}"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), fps, (64, 48))
+    assert writer.isOpened()
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    return path.read_bytes()
+
+
+def webm_bytes(folder: Path, frames: int = 30, fps: float = 10.0) -> bytes:
+    return video_bytes(folder, "VP80", ".webm", frames, fps)
+
+
+def without_duration(webm: bytes) -> bytes:
+    """The WebM with its Segment Info Duration element renamed to an unknown id, as browser
+    MediaRecorder files come: players skip the element and the header declares no length."""
+    duration = webm.index(b"\x44\x89\x88")  # id 0x4489, an 8-byte float
+    assert duration < webm.index(b"\x1f\x43\xb6\x75")  # in the header, before the first Cluster
+    return webm[:duration] + b"\x4f\xf1" + webm[duration + 2 :]
+
+
+def test_webm_is_timed_by_decoding_it(tmp_path: Path) -> None:
+    info = validate_media(webm_bytes(tmp_path, frames=30, fps=10.0), "clip.webm")
+    assert (info.kind, info.mime, info.width, info.height) == ("video", "video/webm", 64, 48)
+    assert info.duration_s == pytest.approx(3.0, abs=0.01)
+
+
+@pytest.mark.parametrize(("fourcc", "suffix"), [("VP80", ".webm"), ("mp4v", ".mp4"), ("MJPG", ".avi")])
+@pytest.mark.parametrize("frames", [1, 25])
+def test_every_container_is_timed_by_its_decoded_frames(tmp_path: Path, fourcc: str, suffix: str,
+                                                        frames: int) -> None:
+    info = validate_media(video_bytes(tmp_path, fourcc, suffix, frames), f"clip{suffix}")
+    assert info.duration_s == pytest.approx(frames / 10.0, abs=0.01)
+
+
+@pytest.mark.parametrize("share", [0.8, 0.5, 0.2])
+def test_truncated_webm_is_refused_with_what_decodes(tmp_path: Path, share: float) -> None:
+    # The header still declares 3 s; only the first frames decode. Accepting it would freeze
+    # the picture while snapshots are tagged as watching.
+    data = webm_bytes(tmp_path, frames=30, fps=10.0)
+    with pytest.raises(MediaError, match=r"'cut.webm' is truncated or corrupt: only \d\.\d s \(\d+ frames\) "
+                                          r"of the 3\.0 s its header declares"):
+        validate_media(data[: int(len(data) * share)], "cut.webm")
+
+
+def test_truncated_mp4_is_refused(tmp_path: Path) -> None:
+    data = mp4_bytes(tmp_path, frames=30)
+    with pytest.raises(MediaError, match="'cut.mp4' .*(corrupt or truncated|truncated or corrupt)"):
+        validate_media(data[: len(data) // 2], "cut.mp4")
+
+
+def test_webm_without_a_duration_is_measured(tmp_path: Path) -> None:
+    data = without_duration(webm_bytes(tmp_path, frames=40, fps=10.0))
+    info = validate_media(data, "recorded.webm")
+    assert info.duration_s == pytest.approx(4.0, abs=0.01)
+    with Store.open() as store:
+        variant = store.set_variant(store.create_campaign("Recorded ad"), "A", data, "recorded.webm")
+        assert variant.duration_s == pytest.approx(4.0, abs=0.01)
+
+
+def test_playable_duration_known_values() -> None:
+    # Timestamps first: 30 frames from 0 to 2.9 s play for 3 s.
+    assert playable_duration("v", 30, 10.0, 2.9, 30) == pytest.approx(3.0)
+    # No timestamps: frames / fps; no header count (NaN, negative): the measure stands.
+    assert playable_duration("v", 25, 10.0, 0.0, float("nan")) == pytest.approx(2.5)
+    assert playable_duration("v", 25, 10.0, 2.4, -1.4e17) == pytest.approx(2.5)
+    # A moment short of the header (a longer sound track) is accepted at the measured length.
+    assert playable_duration("v", 96, 10.0, 9.5, 100) == pytest.approx(9.6)
+    # Variable frame rates: a header rate that misses the real one shortens either the count
+    # (a WebM's count is its duration times the rate) or the declared time (an MP4 keeps the
+    # real count), never both, so neither is taken for truncation.
+    assert playable_duration("v", 250, 30.0, 9.96, 300) == pytest.approx(10.0)
+    assert playable_duration("v", 300, 25.0, 9.967, 300) == pytest.approx(10.0)
+    with pytest.raises(MediaError, match="only 5.0 s \\(50 frames\\) of the 10.0 s"):
+        playable_duration("v", 50, 10.0, 4.9, 100)
+
+
+@pytest.mark.parametrize("fps", [0.0, float("nan")])
+def test_video_without_rate_or_timestamps_is_refused(fps: float) -> None:
+    with pytest.raises(MediaError, match="'x.webm' has no frame rate or timestamps"):
+        playable_duration("upload 'x.webm'", 40, fps, 0.0, 0)
+    assert playable_duration("v", 40, fps, 3.9, 0) == pytest.approx(4.0)
 
 
 def test_video_variant_stores_its_duration(tmp_path: Path) -> None:
