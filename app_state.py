@@ -104,13 +104,9 @@ def staff_password() -> str:
     and logged once, the way notebook servers hand out their first token, so a
     fresh install is never open to anyone who finds its address.
     """
-    try:
-        configured = st.secrets.get("app_password")
-    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
-        configured = None
-    configured = configured or os.environ.get(PASSWORD_ENV)
-    if configured:
-        return str(configured)
+    configured = _configured_password()
+    if configured is not None:
+        return configured
     path = data_dir() / PASSWORD_FILE
     if path.is_file() and path.read_text(encoding="utf-8").strip():
         return path.read_text(encoding="utf-8").strip()
@@ -123,8 +119,22 @@ def staff_password() -> str:
     return password
 
 
+def _configured_password() -> str | None:
+    """Secrets ``app_password``, else ``$EMOTION_AB_PASSWORD``; None when neither is set (or empty)."""
+    try:
+        configured = st.secrets.get("app_password")
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        configured = None
+    configured = configured or os.environ.get(PASSWORD_ENV)
+    return str(configured) if configured else None
+
+
 def password_is_generated() -> bool:
-    return not os.environ.get(PASSWORD_ENV) and (data_dir() / PASSWORD_FILE).is_file()
+    """Whether the password in force is the generated one in ``admin_password.txt``.
+
+    A configured password wins over a file left from an earlier start, so the file alone says nothing.
+    """
+    return _configured_password() is None and (data_dir() / PASSWORD_FILE).is_file()
 
 
 def check_password(candidate: str) -> bool:

@@ -44,6 +44,27 @@ def test_a_generated_password_is_saved_for_the_owner(new_app: Callable[..., AppT
     assert [b.label for b in app.sidebar.button] == ["Sign out"]
 
 
+@pytest.mark.parametrize("configured_in", ["secrets", "environment"])
+def test_a_configured_password_overrides_an_old_generated_one(new_app: Callable[..., AppTest], data_dir: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              configured_in: str) -> None:
+    # A password generated on an earlier start is still on disk; the configured one is in force,
+    # so the page must not point staff to the file, whose password no longer opens the app.
+    (data_dir / "admin_password.txt").write_text("old-generated\n")
+    app = new_app()
+    if configured_in == "secrets":
+        monkeypatch.delenv("EMOTION_AB_PASSWORD")
+        app.secrets["app_password"] = "from-config"
+    else:
+        monkeypatch.setenv("EMOTION_AB_PASSWORD", "from-config")
+    app.run()
+    assert not app.exception, app.exception
+    assert not [i.value for i in app.info if "generated" in i.value]
+    assert sign_in(app, "old-generated").error[0].value == "Wrong password."
+    sign_in(app, "from-config")
+    assert [b.label for b in app.sidebar.button] == ["Sign out"]
+
+
 def test_a_participant_link_never_shows_staff_pages(new_app: Callable[..., AppTest]) -> None:
     app = new_app(c="no-such-token")
     app.run()
