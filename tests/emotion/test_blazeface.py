@@ -1,4 +1,4 @@
-"""The BlazeFace fallback detector on real (fixture) faces, empty frames and bad input."""
+"""BlazeFace, the cascade's second opinion, on real (fixture) faces, empty frames and bad input."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emotion.blazeface import MODEL_PATH, BlazeFace, anchor_centres
-from emotion.faces import FaceDetector, to_grey
+from emotion.faces import FaceBox, FaceDetector, to_grey
 from tests.emotion.helpers import all_faces, face, frame_with_face
 
 MODEL_SHA256 = "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
@@ -81,9 +81,27 @@ def test_the_detector_falls_back_when_the_cascade_finds_nothing() -> None:
     assert FaceDetector(**blind, min_face_ratio=0.9, fallback_min_score=0.2).detect(grey) == []
 
 
-def test_eye_search_in_a_box_partly_above_the_frame_does_not_wrap_round() -> None:
-    from emotion.faces import FaceBox
+def test_a_cascade_false_alarm_gives_way_to_the_face_blazeface_confirms() -> None:
+    from emotion.faces import iou
+    from emotion.pipeline import synthetic_frame
 
+    # A pipeline frame (seed 0) in which the cascade's largest box lies off the face: before the
+    # cross-check that box was the participant's face, and BlazeFace was not asked.
+    frame, (x, y, side) = synthetic_frame(face("disgust/12724.png"), np.random.default_rng(0))
+    grey = to_grey(frame)
+
+    def overlap(box: FaceBox) -> float:
+        return iou((box.x, box.y, box.w, box.h), (x, y, side, side))
+
+    cascade = FaceDetector().detect_haar(grey)
+    assert cascade and overlap(cascade[0]) < 0.3
+    assert overlap(FaceDetector(cross_check=False).detect(grey)[0]) < 0.3
+    found = FaceDetector().detect(grey)
+    assert overlap(found[0]) >= 0.3  # the face BlazeFace sees comes first...
+    assert found[-len(cascade):] == [b for b in cascade if overlap(b) < 0.3]  # ...the unconfirmed box stays, last
+
+
+def test_eye_search_in_a_box_partly_above_the_frame_does_not_wrap_round() -> None:
     grey = to_grey(frame_with_face(face(f"{all_faces()[0][1].parent.name}/{all_faces()[0][1].name}")))
     # A box whose eye band lies wholly above the frame: nothing to search, rather than the whole frame.
     assert FaceDetector().find_eyes(grey, FaceBox(100, -300, 200, 200)) is None
