@@ -249,8 +249,14 @@ def timeline(data: CampaignData) -> pd.DataFrame:
 
 
 def order_balance(data: CampaignData, *, seed: int = 0, n_resamples: int = N_RESAMPLES) -> OrderBalance:
-    """A-B vs B-A counts (binomial test) and first-minus-second effects on valence and feedback."""
-    orders = data.participants.set_index("participant_id")["variant_order"]
+    """A-B vs B-A counts (binomial test) and first-minus-second effects on valence and feedback.
+
+    The counts cover the participants counterbalancing balances (``Store.add_participant``): all but
+    those who abandoned before any snapshot or rating, who never saw an ad in their order."""
+    people = data.participants
+    with_data = set(data.counts["participant_id"]) | set(data.feedback["participant_id"])
+    counted = people[(people["status"] != "abandoned") | people["participant_id"].isin(with_data)]
+    orders = counted.set_index("participant_id")["variant_order"]
     ab, ba = int((orders == "AB").sum()), int((orders == "BA").sum())
     min_n = data.campaign.settings.min_participants
     effects = {}

@@ -199,6 +199,20 @@ def test_order_balance_counts_and_effect(hand) -> None:  # type: ignore[no-untyp
     assert effect.verdict == "no clear difference"
 
 
+def test_order_balance_counts_whom_counterbalancing_balances(hand) -> None:  # type: ignore[no-untyped-def]
+    """Dropouts before any ad are not balanced by the store, so the balance check leaves them out too."""
+    store, campaign, _, _ = hand
+    dropouts = [store.add_participant(campaign, "v1") for _ in range(3)]
+    assert [p.order for p in dropouts] == ["AB", "BA", "AB"]  # they count while in progress
+    for dropout in dropouts:
+        store.mark_participant(dropout.id, "abandoned")
+    rated = store.add_participant(campaign, "v1")
+    store.add_feedback(rated.id, "A", 3)
+    store.mark_participant(rated.id, "abandoned")  # abandoned after a rating: saw an ad in its order
+    order = analyze(store.load(campaign)).order
+    assert (order.ab, order.ba) == ({"AB": 2, "BA": 1}[rated.order], {"AB": 1, "BA": 2}[rated.order])
+
+
 def test_empty_campaign_gives_reasons_not_errors(store: Store) -> None:
     campaign = make_live(store)
     result = analyze(store.load(campaign))
