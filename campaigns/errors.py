@@ -20,6 +20,11 @@ class UnknownParticipantError(CampaignError):
     """No participant with that id."""
 
 
+class WipePendingError(CampaignError):
+    """Rows were deleted, but the database file still holds their bytes: its rewrite failed (the
+    next erasure or ``Store.compact`` retries it)."""
+
+
 class CampaignStateError(CampaignError):
     """The request is not allowed in the campaign's current status."""
 

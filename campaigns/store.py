@@ -38,6 +38,7 @@ from campaigns.errors import (
     SchemaError,
     SettingsError,
     UnknownCampaignError,
+    WipePendingError,
 )
 from campaigns.inputs import as_settings, now, text, variant_name
 from campaigns.media import DEFAULT_MAX_UPLOAD_BYTES, validate_media
@@ -390,7 +391,14 @@ class Store(ParticipantWrites, ReadQueries):
         # tells whether the reconnect below would reach the old instance (the unlinked file).
         probe = f"swap_probe_{secrets.token_hex(8)}"
         with self._gate.exclusive(), self._cursor_lock:
-            self._con.execute(f"ATTACH ':memory:' AS {probe}")
+            try:
+                if self._closed:  # close() ran while the copy was made
+                    raise CampaignError("the campaign store was closed during the rewrite")
+                self._con.execute(f"ATTACH ':memory:' AS {probe}")
+            except BaseException:
+                with suppress(OSError):
+                    _remove_database_files(fresh)
+                raise
             self._close_connection()  # checkpoints: the old file no longer needs its WAL
             con: duckdb.DuckDBPyConnection | None = None
             try:
@@ -569,7 +577,7 @@ class Store(ParticipantWrites, ReadQueries):
         try:
             self.compact()  # the deleted rows' bytes stay in the file until it is rewritten
         except CampaignError as exc:
-            raise CampaignError(f"campaign {current.name!r} was deleted, but {exc}") from exc
+            raise WipePendingError(f"campaign {current.name!r} was deleted, but {exc}") from exc
 
     @_gated
     def campaign_by_token(self, token: str) -> Campaign:

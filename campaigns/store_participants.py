@@ -27,6 +27,7 @@ from campaigns.errors import (
     RatingError,
     SnapshotError,
     UnknownParticipantError,
+    WipePendingError,
 )
 from campaigns.inputs import clean_answers, now, text, variant_name
 from campaigns.media import decode_image
@@ -185,7 +186,7 @@ class ParticipantWrites:
         try:
             self.compact()
         except CampaignError as exc:
-            raise CampaignError(f"participant {participant_id}'s rows were erased, but {exc}") from exc
+            raise WipePendingError(f"participant {participant_id}'s rows were erased, but {exc}") from exc
         return counts
 
     def _owner(self, cur: duckdb.DuckDBPyConnection, participant_id: str) -> _Owner:

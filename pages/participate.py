@@ -11,14 +11,21 @@ switched off and on again by the page's timer (``restart_silent_camera``).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
+import duckdb
 import streamlit as st
 
 from app_state import TOKEN_PARAM, classifier, participant_session, store
-from campaigns.errors import CampaignClosedError, CampaignError, CampaignStateError
+from campaigns.errors import CampaignClosedError, CampaignError, CampaignStateError, WipePendingError
+from campaigns.store import Store
 from campaigns.types import Campaign, Variant
 from capture.flow import PRELOAD_IMAGE, FlowError, Step, camera_advice, scale_label
 from capture.rtc import CameraTimeoutError, RtcConfigError, camera
 from emotion.card import ModelCardError
+
+log = logging.getLogger(__name__)
 
 
 def open_campaign() -> Campaign:
@@ -122,15 +129,25 @@ def withdraw_box() -> None:
     """The participant's code and the way out, on every page from the camera check to the end."""
     with st.expander("Stop and delete my data"):
         st.write(f"Your participant code is `{session.participant_id}`. Stopping ends the study for you, turns "
-                 "your camera off and erases everything stored about you: your ratings, your answers and the "
-                 "estimated expressions.")
+                 "your camera off and erases everything stored about you: your ratings, your answers, the "
+                 "estimated expressions and any face crops.")
         if st.button("Stop and delete my data", key="withdraw"):
-            st.session_state.pop(ERASE_FAILED, None)
-            try:
-                session.withdraw(store())
-            except (CampaignError, OSError) as exc:
-                st.session_state[ERASE_FAILED] = str(exc)
-            st.rerun()
+            erase(session.withdraw)
+
+
+def erase(action: Callable[[Store], object]) -> None:
+    """Run a withdrawal (or its retry); a failure is kept for the withdrawn page in plain words, and
+    its details go to the server log, not to the participant."""
+    st.session_state.pop(ERASE_FAILED, None)
+    try:
+        action(store())
+    except WipePendingError:
+        log.exception("participant %s: rows erased, file rewrite pending", session.participant_id)
+        st.session_state[ERASE_FAILED] = "Your answers are deleted, but a last clean-up step did not finish."
+    except (CampaignError, OSError, duckdb.Error):
+        log.exception("participant %s: erasure failed", session.participant_id)
+        st.session_state[ERASE_FAILED] = "Your data could not be erased just now."
+    st.rerun()
 
 
 def withdrawn_step() -> None:
@@ -139,15 +156,10 @@ def withdrawn_step() -> None:
         st.success("You have withdrawn: everything stored about you is erased and your camera is off. You can "
                    "close this tab now.")
         return
-    st.error(f"Your data could not be erased just now ({failure}). Please try again, or send your participant "
-             f"code `{session.participant_id}` to whoever invited you.")
+    st.error(f"{failure} Please try again, or send your participant code `{session.participant_id}` to whoever "
+             "invited you. Your camera is off.")
     if st.button("Try again", type="primary"):
-        try:
-            session.erase_again(store())
-            st.session_state.pop(ERASE_FAILED, None)
-        except (CampaignError, OSError) as exc:
-            st.session_state[ERASE_FAILED] = str(exc)
-        st.rerun()
+        erase(session.erase_again)
 
 
 def rate_step() -> None:
@@ -164,6 +176,10 @@ def rate_step() -> None:
                     session.rate(store(), rating, comment)
                 except CampaignError as exc:
                     st.error(f"Your answer could not be saved: {exc}")
+                    st.stop()
+                except (OSError, duckdb.Error):
+                    log.exception("participant %s: rating not saved", session.participant_id)
+                    st.error("Your answer could not be saved just now. Please press Continue again.")
                     st.stop()
                 st.rerun()
 

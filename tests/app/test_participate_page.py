@@ -246,3 +246,27 @@ def test_a_participant_can_stop_and_have_everything_erased_from_the_page(
     assert "everything stored about you is erased" in app.success[0].value
     assert participants(app_store, made) == []
     assert not [b for b in app.button if b.label == "Stop and delete my data"]
+
+
+def test_a_withdrawal_whose_file_rewrite_fails_says_so_plainly_and_retries(
+        new_app: Callable[..., AppTest], app_store: Store, campaign: Callable[..., Campaign],
+        data_dir: Path) -> None:
+    made = campaign()
+    app = opened(new_app, made)
+    app.checkbox[0].check().run()
+    app.button[0].click().run()
+    session = app.session_state[PARTICIPANT_FLOW]
+    blocker = data_dir / "app.duckdb.compacting"
+    blocker.mkdir()  # where the rewritten file would go: the rewrite fails after the rows are deleted
+    [stop] = [b for b in app.button if b.label == "Stop and delete my data"]
+    stop.click().run()
+    assert not app.exception, app.exception
+    assert session.flow.step is Step.WITHDRAWN and participants(app_store, made) == []
+    [error] = app.error
+    assert error.value.startswith("Your answers are deleted, but a last clean-up step did not finish.")
+    assert session.participant_id in error.value and str(data_dir) not in error.value  # no server details
+    blocker.rmdir()
+    [retry] = [b for b in app.button if b.label == "Try again"]
+    retry.click().run()
+    assert not app.exception and not app.error
+    assert "everything stored about you is erased" in app.success[0].value
