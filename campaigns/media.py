@@ -24,9 +24,11 @@ DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 #: A video whose decodable picture ends more than this before its header's duration is refused
 #: as truncated. Not zero: a container's duration covers all tracks, and a sound track may outlast
-#: the picture by a moment in a healthy file. The measured length is what gets stored either way.
-_SHORTFALL_S = 0.5
-_SHORTFALL_SHARE = 0.05
+#: the picture by a second in a healthy file (a WebM header has no frame count of its own: OpenCV
+#: derives one from that duration). The measured length is what gets stored either way, so a file
+#: let through plays exactly as long as its exposure.
+_SHORTFALL_S = 1.0
+_SHORTFALL_SHARE = 0.10
 
 # (signature test, mime, file suffix) for the formats we accept.
 _IMAGE_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (

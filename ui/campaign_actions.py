@@ -17,8 +17,10 @@ from ui.campaign_form import CampaignInput, settings_of
 
 
 def _check_uploads(store: Store, form: CampaignInput) -> None:
+    # The form checked what it could (a video is decoded to its end: seconds); the store checks again.
     for upload in form.uploads.values():
-        validate_media(upload.data, upload.filename, store.max_upload_bytes)
+        if upload.info is None:
+            validate_media(upload.data, upload.filename, store.max_upload_bytes)
 
 
 def create_campaign(store: Store, form: CampaignInput, labels: Sequence[str]) -> Campaign:

@@ -7,14 +7,14 @@ types reaches them and comes back as the store's message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import streamlit as st
 
 from campaigns.errors import CampaignError
 from campaigns.inputs import as_settings
-from campaigns.media import validate_media
+from campaigns.media import MediaInfo, validate_media
 from campaigns.types import VARIANTS, Campaign, Settings, Variant
 
 #: What the uploader offers (the formats of the design); the store sniffs the bytes regardless.
@@ -58,10 +58,11 @@ _LABELS = {f.name: f.label for f in SETTING_FIELDS}
 
 @dataclass(frozen=True)
 class Upload:
-    """An uploaded file's name and bytes."""
+    """An uploaded file's name and bytes, and what checking them found (None: not checked yet)."""
 
     filename: str | None
     data: bytes
+    info: MediaInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def upload_input(variant: str, key: str, stored: Variant | None, max_bytes: int)
     if isinstance(info, CampaignError):
         st.error(error_text(info))
         return upload  # the store rejects it again on save, with the same message
+    upload = replace(upload, info=info)
     preview(upload.data, info.kind)
     duration = f", {info.duration_s:.1f} s" if info.duration_s else ""
     st.caption(f"{info.kind} {info.width}×{info.height}{duration}, {human_size(info.size_bytes)}")

@@ -72,11 +72,11 @@ def test_every_container_is_timed_by_its_decoded_frames(tmp_path: Path, fourcc: 
 
 @pytest.mark.parametrize("share", [0.8, 0.5, 0.2])
 def test_truncated_webm_is_refused_with_what_decodes(tmp_path: Path, share: float) -> None:
-    # The header still declares 3 s; only the first frames decode. Accepting it would freeze
+    # The header still declares 10 s; only the first frames decode. Accepting it would freeze
     # the picture while snapshots are tagged as watching.
-    data = webm_bytes(tmp_path, frames=30, fps=10.0)
+    data = webm_bytes(tmp_path, frames=100, fps=10.0)
     with pytest.raises(MediaError, match=r"'cut.webm' is truncated or corrupt: only \d\.\d s \(\d+ frames\) "
-                                          r"of the 3\.0 s its header declares"):
+                                          r"of the 10\.0 s its header declares"):
         validate_media(data[: int(len(data) * share)], "cut.webm")
 
 
@@ -103,6 +103,8 @@ def test_playable_duration_known_values() -> None:
     assert playable_duration("v", 25, 10.0, 2.4, -1.4e17) == pytest.approx(2.5)
     # A moment short of the header (a longer sound track) is accepted at the measured length.
     assert playable_duration("v", 96, 10.0, 9.5, 100) == pytest.approx(9.6)
+    # A 15 s ad whose sound runs on for a second: its header says 16 s, and it is healthy.
+    assert playable_duration("v", 150, 10.0, 14.9, 160) == pytest.approx(15.0)
     # Variable frame rates: a header rate that misses the real one shortens either the count
     # (a WebM's count is its duration times the rate) or the declared time (an MP4 keeps the
     # real count), never both, so neither is taken for truncation.
