@@ -29,6 +29,9 @@ NO_PICTURE_AFTER_S = 10.0
 #: Seconds without a frame before the page switches a camera that worked before off and on again
 #: itself (a new connection on a busy machine was seen to take 6-10 s before its first frame).
 RESTART_SILENT_AFTER_S = 20.0
+#: Seconds a video ad may take to start playing in the browser before its clock starts anyway, from
+#: its render (the browser never said it plays: scripts blocked, or a download that stalls).
+VIDEO_START_TIMEOUT_S = 10.0
 #: How long such a restart keeps the camera off, so the browser sees "off" before "on" again.
 RESTART_OFF_S = 2.0
 
@@ -48,6 +51,7 @@ class ParticipantSession:
         self._camera_since: float | None = None
         self._off_until: float | None = None
         self._restarted_at_frame: int | None = None  # frames_seen when the page last restarted the camera
+        self._rendered_at: float | None = None  # when the page put the current ad on the page
         self.camera_restarts = 0
 
     @property
@@ -180,13 +184,41 @@ class ParticipantSession:
         self.flow = self.flow.camera_passed(streak)
         return True
 
-    def ad_shown(self) -> None:
-        """The page just put the current ad on screen: start its exposure and snapshots (once per ad)."""
+    def ad_shown(self, at: float | None = None) -> None:
+        """The current ad is on screen (since ``at``, default now): start its exposure and snapshots
+        (once per ad). An image is on screen when the page renders it; a video when the browser says it
+        plays (``video_playing``), or, failing that, ``video_overdue``."""
         if self.flow.step is not Step.WATCH or self.flow.shown_at is not None:
             return
-        self.flow = self.flow.shown(self._clock())
+        self.flow = self.flow.shown(self._clock() if at is None else at)
         assert self.flow.variant is not None and self.flow.shown_at is not None
         self.holder.show(self.flow.variant, self.campaign.settings.interval_s, at=self.flow.shown_at)
+
+    def ad_rendered(self) -> None:
+        """The page put the current ad on the page (a video may still be loading); once per ad."""
+        if self.flow.step is Step.WATCH and self._rendered_at is None:
+            self._rendered_at = self._clock()
+
+    def video_playing(self, position_s: float) -> None:
+        """The browser reported the video ad playing, ``position_s`` seconds into it: its clock starts at
+        the video's own start (a report arrives a moment after the event)."""
+        if self.flow.step is Step.WATCH and self.flow.shown_at is None:
+            waited = self._clock() - position_s - (self._rendered_at or self._clock())
+            log.info("participant %s: video ad %d plays %.1f s after it was put on the page",
+                     self.participant_id, self.flow.position + 1, max(0.0, waited))
+        self.ad_shown(at=self._clock() - max(0.0, position_s))
+
+    def video_overdue(self) -> bool:
+        """Start a video ad's clock from its render when the browser has not said it plays within
+        ``VIDEO_START_TIMEOUT_S`` (scripts blocked, a stalled download): True when it just did."""
+        if (self.flow.step is not Step.WATCH or self.flow.shown_at is not None or self._rendered_at is None
+                or self._clock() - self._rendered_at < VIDEO_START_TIMEOUT_S):
+            return False
+        log.warning("participant %s: the browser did not report video ad %d playing within %.0f s; its clock "
+                    "starts from when it was put on the page", self.participant_id, self.flow.position + 1,
+                    VIDEO_START_TIMEOUT_S)
+        self.ad_shown(at=self._rendered_at)
+        return True
 
     def exposure(self, variant: Variant) -> float:
         return exposure_s(variant.kind, variant.duration_s, self.campaign.settings.exposure_s)
@@ -197,6 +229,7 @@ class ParticipantSession:
     def finish_exposure(self) -> None:
         """The ad's time is up: stop keeping frames and ask for the rating."""
         self._end_off_period(now=True)  # no timer runs during the rating: never leave the camera off
+        self._rendered_at = None
         self.holder.hide()
         self.flow = self.flow.exposure_over()
 

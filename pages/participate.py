@@ -24,6 +24,7 @@ from campaigns.types import Campaign, Variant
 from capture.flow import PRELOAD_IMAGE, FlowError, Step, camera_advice, scale_label
 from capture.rtc import CameraTimeoutError, RtcConfigError, camera
 from emotion.card import ModelCardError
+from ui.ad_clock import video_position
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ def camera_check() -> None:
 
 @st.fragment(run_every=0.5)
 def countdown(variant: Variant) -> None:
+    if variant.kind == "video" and session.video_overdue():
+        st.rerun(scope="app")
     left = session.remaining_s(variant)
     if left <= 0:
         session.finish_exposure()
@@ -116,12 +119,16 @@ def watch_step() -> None:
     except CampaignError as exc:
         st.error(f"Sorry, this ad cannot be shown right now. Please tell the organisers: {exc}")
         st.stop()
+    session.ad_rendered()
     if variant.kind == "video":
-        # Muted: browsers block autoplay with sound, and a paused video would be tagged as watched.
+        # Muted: browsers block autoplay with sound. Its clock starts when the browser says it plays.
         st.video(media, format=variant.mime, autoplay=True, muted=True)
+        position = video_position(f"{session.participant_id}-{session.flow.position}", session.exposure(variant))
+        if position is not None:
+            session.video_playing(position)
     else:
         st.image(media, width="stretch")
-    session.ad_shown()
+        session.ad_shown()
     countdown(variant)
 
 

@@ -301,3 +301,48 @@ def test_a_participant_who_withdraws_mid_ad_is_erased_and_capture_stops(
     assert session.erase_again(db) == {}  # erasing twice is harmless
     assert db._cursor().execute("SELECT comment FROM feedback WHERE participant_id = ?",
                                 [stays.participant_id]).fetchall() == [("stays",)]
+
+
+def test_a_video_ads_clock_starts_when_the_browser_plays_it_or_after_the_timeout(
+        db: Store, classifier: Any, make_campaign: Callable[..., Campaign]) -> None:
+    from capture.session import VIDEO_START_TIMEOUT_S
+
+    clock = ManualClock()
+    session = ParticipantSession(make_campaign(exposure_s=3.0, interval_s=0.5), clock=clock)
+    session.consent(db)
+    session.ensure_worker(db, classifier)
+    pass_camera_check(session, clock)
+    first = session.flow.variant
+    session.ad_rendered()
+    for _ in range(4):  # the video is still loading: nothing is kept, the exposure has not begun
+        session.on_frame(video_frame(HAPPY))
+        clock.advance(0.5)
+    assert session.flow.shown_at is None and session.holder.status().snapshots_taken == 0
+    assert not session.video_overdue()
+    session.video_playing(0.25)  # reported a moment after the playing event
+    assert session.flow.shown_at == clock.now - 0.25
+    session.video_playing(2.0)  # a repeated report changes nothing
+    assert session.flow.shown_at == clock.now - 0.25
+    while session.remaining_s(db.variants(session.campaign)[first]) > 0:
+        session.on_frame(video_frame(HAPPY))
+        clock.advance(0.25)
+    session.finish_exposure()
+    session.rate(db, 3, None)
+
+    # The second video never reports playing (scripts blocked): from its render on, after the timeout.
+    session.ad_rendered()
+    rendered = clock.now
+    clock.advance(VIDEO_START_TIMEOUT_S - 0.5)
+    assert not session.video_overdue() and session.flow.shown_at is None
+    clock.advance(1.0)
+    assert session.video_overdue() and session.flow.shown_at == rendered
+    assert not session.video_overdue()  # once
+    session.on_frame(video_frame(HAPPY))
+    session.finish_exposure()
+    session.rate(db, 3, None)
+    assert session.worker is not None and not session.worker.is_alive()
+    stored = rows(db, session.participant_id)
+    firsts = [o for v, o, *_ in stored if v == first]
+    # The video's own seconds on the snapshot grid (0.25 s in when reported), none from the wait.
+    assert firsts == [250, 500, 1000, 1500, 2000, 2500]
+    assert [o for v, o, *_ in stored if v != first] == [round((VIDEO_START_TIMEOUT_S + 0.5) * 1000)]

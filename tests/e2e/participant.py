@@ -52,10 +52,12 @@ class ParticipantBrowser:
         return str(self.driver.find_element(By.TAG_NAME, "body").text)
 
     def ad_on_screen(self) -> str | None:
-        """Which ad the page shows now (by the image's shape), or None."""
+        """Which ad the page shows now (by the image's or the video's shape), or None."""
         size = self.driver.execute_script(
             "const i = Array.from(document.images).find(i => i.src.includes('/media/'));"
-            "return i && i.complete && i.naturalWidth ? [i.naturalWidth, i.naturalHeight] : null;")
+            "if (i && i.complete && i.naturalWidth) return [i.naturalWidth, i.naturalHeight];"
+            "const v = document.querySelector('video[data-testid=\"stVideo\"]');"
+            "return v && v.videoWidth ? [v.videoWidth, v.videoHeight] : null;")
         if not size:
             return None
         for name, shape in AD_SHAPES.items():
