@@ -11,7 +11,7 @@ import streamlit as st
 from app_state import RESULTS_CAMPAIGN, RESULTS_THRESHOLD, data_dir
 from campaigns import charts
 from campaigns.analysis import analyze, segment
-from campaigns.report import comparison_table, feedback_table
+from campaigns.report_tables import comparison_table, feedback_table
 from campaigns.store import Store
 from campaigns.types import VARIANTS, Analysis, Campaign
 from ui import exports

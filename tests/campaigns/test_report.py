@@ -17,14 +17,8 @@ import pytest
 
 from campaigns.analysis import analyze, segment
 from campaigns.errors import CampaignError
-from campaigns.report import (
-    FORMULA_START,
-    build_report,
-    feedback_table,
-    main,
-    report_json,
-    spreadsheet_safe,
-)
+from campaigns.report import build_report, main, report_json
+from campaigns.report_tables import FORMULA_START, feedback_table, spreadsheet_safe
 from campaigns.simulate import SimulationConfig, simulate
 from campaigns.store import Store
 from campaigns.types import DEFAULT_LABELS, SnapshotRow, Verdict
