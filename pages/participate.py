@@ -53,9 +53,9 @@ def consent_step() -> None:
            "- **No images are kept**: each picture is analysed and discarded at once; only the estimated "
            "expression is stored.\n")
         + "- You stay anonymous: we store a random participant code, your ratings and the estimates.\n"
-        "- **You can stop at any time**: the **Stop and delete my data** button on every page erases "
-        "everything stored about you at once. To withdraw later, send the participant code shown on the "
-        "next pages to whoever invited you, and all your data will be erased.")
+        "- **You can stop at any time**: **Stop and delete my data**, at the bottom of every page, erases "
+        "everything stored about you at once. It also shows your participant code. To withdraw later, send "
+        "that code to whoever invited you, and all your data will be erased.")
     agree = st.checkbox("I have read this and agree to take part.")
     crops = settings.keep_face_crops and st.checkbox(
         "Also keep small face crops of my pictures (optional; this study asks for them).")
