@@ -137,7 +137,6 @@ def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-
 class FileRewrite:
     """The store's file rewrite; relies on the Store's connection state and locks."""
 

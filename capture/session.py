@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from campaigns.errors import UnknownParticipantError
+from campaigns.errors import CampaignError, UnknownParticipantError, WipePendingError
 from campaigns.store import Store
 from campaigns.types import Campaign, Participant, Variant
 from capture.flow import CONSENT_VERSION, REQUIRED_OK_CHECKS, Flow, FlowError, Step, exposure_s
@@ -52,6 +52,7 @@ class ParticipantSession:
         self._off_until: float | None = None
         self._restarted_at_frame: int | None = None  # frames_seen when the page last restarted the camera
         self._rendered_at: float | None = None  # when the page put the current ad on the page
+        self._completed = False  # marked complete in the store
         self.camera_restarts = 0
 
     @property
@@ -209,15 +210,15 @@ class ParticipantSession:
         self.ad_shown(at=self._clock() - max(0.0, position_s))
 
     def video_overdue(self) -> bool:
-        """Start a video ad's clock from its render when the browser has not said it plays within
-        ``VIDEO_START_TIMEOUT_S`` (scripts blocked, a stalled download): True when it just did."""
+        """Start a video ad's clock now when the browser has not said it plays within
+        ``VIDEO_START_TIMEOUT_S`` of its render (scripts blocked, autoplay refused, a stalled download):
+        True when it just did. Now, not at the render: the participant still gets the whole exposure."""
         if (self.flow.step is not Step.WATCH or self.flow.shown_at is not None or self._rendered_at is None
                 or self._clock() - self._rendered_at < VIDEO_START_TIMEOUT_S):
             return False
         log.warning("participant %s: the browser did not report video ad %d playing within %.0f s; its clock "
-                    "starts from when it was put on the page", self.participant_id, self.flow.position + 1,
-                    VIDEO_START_TIMEOUT_S)
-        self.ad_shown(at=self._rendered_at)
+                    "starts now", self.participant_id, self.flow.position + 1, VIDEO_START_TIMEOUT_S)
+        self.ad_shown()
         return True
 
     def exposure(self, variant: Variant) -> float:
@@ -241,7 +242,15 @@ class ParticipantSession:
         store.add_feedback(self.participant_id, variant, rating, comment.strip() if comment else None)
         self.flow = self.flow.rated()
         if self.flow.step is Step.DONE:
-            self._complete(store)
+            self.ensure_complete(store)
+
+    def ensure_complete(self, store: Store) -> None:
+        """Mark a participant who reached the end complete (again after a failure: the thank-you page
+        calls this on every run until it holds)."""
+        if self.flow.step is not Step.DONE or self._completed:
+            return
+        self._complete(store)
+        self._completed = True
 
     def _complete(self, store: Store) -> None:
         # Store every snapshot before the participant counts as complete.
@@ -279,7 +288,10 @@ class ParticipantSession:
         except UnknownParticipantError:
             # The rows are gone already (the organisers erased them, or the file rewrite after the
             # erasure failed last time): rewrite the file, so no byte of them stays in it.
-            store.compact()
+            try:
+                store.compact()
+            except CampaignError as exc:
+                raise WipePendingError(f"participant {self.participant.id}'s rows are erased, but {exc}") from exc
             counts = {}
         log.info("participant %s withdrew: erased %s", self.participant.id, counts)
         return counts

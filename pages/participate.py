@@ -185,9 +185,11 @@ def rate_step() -> None:
                     st.error(f"Your answer could not be saved: {exc}")
                     st.stop()
                 except (OSError, duckdb.Error):
-                    log.exception("participant %s: rating not saved", session.participant_id)
-                    st.error("Your answer could not be saved just now. Please press Continue again.")
-                    st.stop()
+                    log.exception("participant %s: rating or completion not saved", session.participant_id)
+                    if session.flow.step is not Step.DONE:  # the rating itself was not stored
+                        st.error("Your answer could not be saved just now. Please press Continue again.")
+                        st.stop()
+                    # The rating is stored; the thank-you page retries marking the session complete.
                 st.rerun()
 
 
@@ -229,6 +231,10 @@ with body:
     elif session.flow.step is Step.WITHDRAWN:
         withdrawn_step()
     else:
+        try:
+            session.ensure_complete(store())
+        except (CampaignError, OSError, duckdb.Error):
+            log.exception("participant %s: not yet marked complete", session.participant_id)
         st.success("Thank you! Your answers are saved and your camera is off. You can close this tab now.")
         st.write(f"Your participant code is `{session.participant_id}`. To withdraw later, send it to whoever "
                  "invited you and all your data will be erased.")

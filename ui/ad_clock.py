@@ -17,17 +17,19 @@ import math
 import streamlit as st
 
 #: The JavaScript module: finds the ad's ``<video>`` (``st.video``'s element, in the page itself; the
-#: camera's own video lives in the WebRTC component's iframe), and reports once per ad token.
+#: camera's own video lives in the WebRTC component's iframe), and reports once per mount (Streamlit
+#: runs it once per mount; each ad has its own key). A browser that cannot run it (old, or a
+#: Content-Security-Policy without ``script-src blob:``) falls back to the page's timeout.
 _JS = """
 export default function (component) {
   const token = component.data && component.data.token;
-  const seen = (window.__emotionAbAdClock = window.__emotionAbAdClock || {});
-  if (!token || seen[token]) return;
+  if (!token) return;
   let video = null;
   let timer = null;
+  let reported = false;  // once per mount: the server keeps the first report of an ad, ignores repeats
   const report = () => {
-    if (seen[token] || !video) return;
-    seen[token] = true;
+    if (reported || !video) return;
+    reported = true;
     component.setStateValue("playing", {token: token, position_s: video.currentTime});
   };
   const find = () => {
@@ -65,6 +67,12 @@ def video_position(token: str, longest_s: float) -> float | None:
     if not isinstance(state, dict) or state.get("token") != token:
         return None
     position = state.get("position_s")
-    if isinstance(position, bool) or not isinstance(position, int | float) or not math.isfinite(position):
+    if isinstance(position, bool) or not isinstance(position, int | float):
         return None
-    return min(max(float(position), 0.0), max(longest_s, 0.0))
+    try:
+        seconds = float(position)
+    except OverflowError:  # an integer too large for a float: not from a real player
+        return None
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), max(longest_s, 0.0))

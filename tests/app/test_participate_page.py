@@ -265,6 +265,9 @@ def test_a_withdrawal_whose_file_rewrite_fails_says_so_plainly_and_retries(
     [error] = app.error
     assert error.value.startswith("Your answers are deleted, but a last clean-up step did not finish.")
     assert session.participant_id in error.value and str(data_dir) not in error.value  # no server details
+    [retry] = [b for b in app.button if b.label == "Try again"]
+    retry.click().run()  # the rewrite fails again: the rows stay erased, and the page says so
+    assert not app.exception and app.error[0].value.startswith("Your answers are deleted, but a last clean-up")
     blocker.rmdir()
     [retry] = [b for b in app.button if b.label == "Try again"]
     retry.click().run()
