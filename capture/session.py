@@ -29,8 +29,8 @@ NO_PICTURE_AFTER_S = 10.0
 #: Seconds without a frame before the page switches a camera that worked before off and on again
 #: itself (a new connection on a busy machine was seen to take 6-10 s before its first frame).
 RESTART_SILENT_AFTER_S = 20.0
-#: Seconds a video ad may take to start playing in the browser before its clock starts anyway, from
-#: its render (the browser never said it plays: scripts blocked, or a download that stalls).
+#: Seconds after its render a video ad may take to start playing in the browser; then its clock starts
+#: anyway, at that moment (the browser never said it plays: scripts blocked, or a download that stalls).
 VIDEO_START_TIMEOUT_S = 10.0
 #: How long such a restart keeps the camera off, so the browser sees "off" before "on" again.
 RESTART_OFF_S = 2.0
