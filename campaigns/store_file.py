@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
-from campaigns.errors import CampaignError
+from campaigns.errors import CampaignError, WipePendingError
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _C = TypeVar("_C", bound=type)
@@ -176,8 +176,8 @@ class FileRewrite:
 
         Until the replace the original file is untouched and complete, so a
         failure (a full disk, a crash) loses nothing: the partial copy is
-        removed and the error raised, and the next compaction wipes what this
-        one could not.
+        removed and WipePendingError raised, and the next compaction wipes
+        what this one could not.
         """
         if self.read_only:
             raise CampaignError("the campaign store was opened read-only")
@@ -196,8 +196,8 @@ class FileRewrite:
                         _remove_database_files(fresh)
                     raise
                 self._swap_in(fresh)
-            except (duckdb.Error, OSError) as exc:
-                raise CampaignError(
+            except (duckdb.Error, OSError, CampaignError) as exc:
+                raise WipePendingError(
                     "the database file could not be rewritten to wipe deleted data (is the disk full?); "
                     f"it was left as it was, and the next erasure or compaction retries: {exc}"
                 ) from exc

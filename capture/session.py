@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from campaigns.errors import CampaignError, UnknownParticipantError, WipePendingError
+from campaigns.errors import UnknownParticipantError
 from campaigns.store import Store
 from campaigns.types import Campaign, Participant, Variant
 from capture.flow import CONSENT_VERSION, REQUIRED_OK_CHECKS, Flow, FlowError, Step, exposure_s
@@ -287,11 +287,9 @@ class ParticipantSession:
             counts = store.erase_participant(self.participant.id)
         except UnknownParticipantError:
             # The rows are gone already (the organisers erased them, or the file rewrite after the
-            # erasure failed last time): rewrite the file, so no byte of them stays in it.
-            try:
-                store.compact()
-            except CampaignError as exc:
-                raise WipePendingError(f"participant {self.participant.id}'s rows are erased, but {exc}") from exc
+            # erasure failed last time): rewrite the file, so no byte of them stays in it (a failed
+            # rewrite raises WipePendingError, as after an erasure).
+            store.compact()
             counts = {}
         log.info("participant %s withdrew: erased %s", self.participant.id, counts)
         return counts
