@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.detector [--faces 600] [--faceless 300] [--json]``
 
-The pipeline evaluation (``python -m emotion.evaluate --pipeline``) reports
+The pipeline evaluation (``python -m training.evaluate --pipeline``) reports
 how many PrivateTest faces the app's detector finds in webcam-like frames.
 More permissive Haar settings find more of them, but they also "find" faces
 in frames that hold none, and every invented face would be classified and
@@ -10,8 +10,8 @@ stored as a participant's emotion. This benchmark measures both on the same
 frames for the shipped settings and for more permissive ones:
 
 - found: PrivateTest faces placed in 640x480 frames exactly as
-  ``emotion.pipeline`` places them, counted when the largest detection overlaps
-  the face (intersection over union >= ``emotion.pipeline.MIN_IOU``);
+  ``training.pipeline`` places them, counted when the largest detection overlaps
+  the face (intersection over union >= ``training.pipeline.MIN_IOU``);
 - invented: frames holding only the pipeline's textured background, counted
   when any face is detected;
 - ms per frame (median), with the settings called in turn on each frame so a
@@ -31,9 +31,9 @@ import cv2
 import numpy as np
 
 from benchmarks.inference import DEFAULT_DATA
-from emotion.data import load_fer2013
 from emotion.faces import FaceDetector, to_grey
-from emotion.pipeline import MIN_IOU, background, iou, synthetic_frame
+from training.data import load_fer2013
+from training.pipeline import MIN_IOU, background, iou, synthetic_frame
 
 #: The shipped settings first (the Haar cascade cross-checked by BlazeFace), then BlazeFace only as a
 #: fallback where the cascade finds nothing (the detector before the cross-check), then the cascade

@@ -26,8 +26,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from emotion.data import FaceDataset, load_fer2013
-from emotion.latency import cycling, timings_ms
+from training.data import FaceDataset, load_fer2013
+from training.latency import cycling, timings_ms
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013" / "fer2013.csv.gz"
 FRAME_FACE_SIDE = 200  # a face at a realistic webcam distance in a 640x480 frame
@@ -90,7 +90,7 @@ def interleaved_timings(peers: dict[str, tuple[Classify, Analyze]], faces: np.nd
 
 def ours(model_dir: Path | None) -> tuple[Classify, Analyze, str]:
     from emotion.classifier import DEFAULT_MODEL_DIR, EmotionClassifier
-    from emotion.data import FER2013_LABELS
+    from training.data import FER2013_LABELS
 
     clf = EmotionClassifier(model_dir or DEFAULT_MODEL_DIR)
     order = [clf.labels.index(name) for name in FER2013_LABELS]  # model order -> FER2013 order

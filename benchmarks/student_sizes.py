@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from emotion.latency import cycling, timings_ms
+from training.latency import cycling, timings_ms
 
 DEFAULT_WIDTHS = ((48, 96, 192, 384), (32, 64, 128, 384), (48, 64, 128, 256), (32, 64, 128, 256),
                   (24, 48, 96, 192))
@@ -54,9 +54,9 @@ def candidate(widths: tuple[int, ...], folder: Path) -> tuple[Callable[[np.ndarr
     multiply-adds; returns its batch-1 ``predict`` without test-time flip."""
     from emotion.card import ModelCard
     from emotion.classifier import EmotionClassifier
-    from emotion.data import FER2013_LABELS
-    from emotion.models import build_vgg_bn
     from emotion.runtime import TFLITE_FILE, export_tflite
+    from training.data import FER2013_LABELS
+    from training.models import build_vgg_bn
 
     model = build_vgg_bn(widths=widths)
     folder.mkdir(parents=True)

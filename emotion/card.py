@@ -41,7 +41,7 @@ class ModelCard:
     training_data: dict[str, Any] = field(default_factory=dict)
     recipe: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
-    #: The Keras model; ``None`` in a serving-only folder (``emotion.ship --serving-only``), which
+    #: The Keras model; ``None`` in a serving-only folder (``training.ship --serving-only``), which
     #: holds just the runtime file: the Keras source stays in the run folder named by the recipe.
     model_file: str | None = MODEL_FILE
     #: The serving runtime's file (``emotion.runtime``), when the model was shipped with one.

@@ -2,7 +2,7 @@
 
 ``EmotionClassifier(model_dir)`` loads ``model.keras`` and ``card.json`` and
 refuses a folder whose card and model disagree. When the card names a TFLite
-export (``emotion.runtime``, written by ``emotion.ship``), inference runs
+export (``emotion.runtime``, written by ``training.ship``), inference runs
 there; otherwise on the Keras graph. ``predict`` scores face crops;
 ``analyze`` runs the whole path from a frame (detect, align, crop, classify).
 

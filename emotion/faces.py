@@ -1,8 +1,8 @@
 """Faces in a frame: detect, align by the eye line, crop, and judge capture quality.
 
 Detection uses the Haar cascades shipped in the ``opencv-python-headless`` 4.x
-wheel (``cv2.data.haarcascades``) and, on frames where the face cascade finds
-nothing, BlazeFace (``emotion.blazeface``). OpenCV cascade objects are not
+wheel (``cv2.data.haarcascades``), cross-checked in every frame by BlazeFace
+(``emotion.blazeface``). OpenCV cascade objects are not
 documented as thread-safe, so each thread gets its own pair (``threading.local``),
 as BlazeFace gets its own interpreter; the app calls this from several WebRTC
 worker threads at once.
@@ -29,10 +29,10 @@ MIN_BRIGHTNESS = 60.0  # mean grey level of the face, 0-255
 MAX_BRIGHTNESS = 225.0
 MIN_SHARPNESS = 40.0  # variance of the Laplacian
 MIN_FACE_RATIO = 0.18  # face height / frame height
-#: The neural fallback detector (``emotion.blazeface``): its lowest accepted score, and how its box
-#: maps onto the framing the classifier was trained on (FER2013's tight square crops). All three
-#: were measured on 600 PublicTest faces placed in pipeline frames (``emotion.pipeline``): at 0.4
-#: the fallback adds 12 points of faces found to the Haar cascade's 76% while adding 0.3 points of
+#: The neural detector (``emotion.blazeface``): its lowest accepted score, and how its box maps
+#: onto the framing the classifier was trained on (FER2013's tight square crops). All three are
+#: measured on 600 PublicTest faces placed in pipeline frames (``training.pipeline``): at 0.4
+#: BlazeFace adds 12 points of faces found to the Haar cascade's 76% while adding 0.3 points of
 #: faces invented in empty frames; the FER2013 square is 1.26 times the width of BlazeFace's box
 #: (median) and centred 0.11 box heights higher.
 FALLBACK_MIN_SCORE = 0.4
@@ -136,7 +136,7 @@ class FaceDetector:
     """Face detection (Haar cascade, cross-checked by BlazeFace), eye detection and
     eye-line alignment. ``fallback_min_score=None`` turns BlazeFace off (the cascade alone);
     ``cross_check=False`` runs BlazeFace only in frames where the cascade finds no face (the
-    detector before the cross-check, kept as the benchmark's peer).
+    cheaper policy ``benchmarks.detector`` compares against).
 
     ``min_face_ratio`` is the smallest face (as a fraction of the frame's
     shorter side) the detector looks for; ``scale_factor`` and
@@ -166,7 +166,7 @@ class FaceDetector:
                 raise FileNotFoundError(f"OpenCV cascade {name} not found in {self._cascade_dir}; "
                                         "install opencv-python-headless 4.x")
         self._local = threading.local()  # one cascade pair per thread
-        #: When the cascade finds no face, BlazeFace looks (faces it scores at least this); None: off.
+        #: BlazeFace's lowest accepted score; None turns it off (the cascade alone).
         self.fallback_min_score = fallback_min_score
         self._fallback = None
         if fallback_min_score is not None:
@@ -191,9 +191,9 @@ class FaceDetector:
         BlazeFace faces the cascade missed, then cascade faces BlazeFace did not see, each group
         largest first. So a cascade false alarm on the background (a poster, a textured wall) no
         longer wins over the face BlazeFace sees, while a face only one detector finds is still
-        found. Measured on all 3,589 PrivateTest faces in pipeline frames: 86.6% found, against 85.0%
-        when BlazeFace only looked where the cascade found nothing; the cascade is still consulted
-        first in every frame (about 3 ms more per 640x480 frame for BlazeFace)."""
+        found. On all 3,589 PrivateTest faces in pipeline frames this finds 86.6%, against 85.0%
+        when BlazeFace looks only where the cascade finds nothing; BlazeFace costs about 3 ms per
+        640x480 frame."""
         cascade = self.detect_haar(grey)
         if self._fallback is None or (cascade and not self.cross_check):
             return cascade

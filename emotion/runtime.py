@@ -2,9 +2,9 @@
 
 ``model.keras`` stays the source of truth (training, ensembling, the model
 card's shape checks); a model too large to commit as Keras files ships
-serving-only (``emotion.ship --serving-only``): the folder keeps this runtime
+serving-only (``training.ship --serving-only``): the folder keeps this runtime
 file and the card, and the Keras source stays in the run folder the card names.
-For serving, ``emotion.ship`` also writes
+For serving, ``training.ship`` also writes
 ``model.tflite``: the same network converted with TFLite's dynamic-range
 quantisation (weights stored as int8, activations quantised on the fly,
 computed by XNNPACK's int8 kernels). Measured on these 2-core machines at one

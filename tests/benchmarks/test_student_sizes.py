@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from benchmarks.student_sizes import multiply_adds
-from emotion.models import build_vgg_bn
 from tests.conftest import ROOT
+from training.models import build_vgg_bn
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -83,7 +83,7 @@ def test_the_detector_falls_back_when_the_cascade_finds_nothing() -> None:
 
 def test_a_cascade_false_alarm_gives_way_to_the_face_blazeface_confirms() -> None:
     from emotion.faces import iou
-    from emotion.pipeline import synthetic_frame
+    from training.pipeline import synthetic_frame
 
     # A pipeline frame (seed 0) in which the cascade's largest box lies off the face: before the
     # cross-check that box was the participant's face, and BlazeFace was not asked.

@@ -12,9 +12,9 @@ import pytest
 
 from emotion.card import ModelCard, ModelCardError, model_id
 from emotion.classifier import EmotionClassifier, Prediction, apply_temperature
-from emotion.data import FER2013_LABELS
-from emotion.models import build_vgg_bn
 from tests.emotion.helpers import face, frame_with_face
+from training.data import FER2013_LABELS
+from training.models import build_vgg_bn
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ import pytest
 
 from emotion.card import ModelCard, ModelCardError, model_id
 from emotion.classifier import EmotionClassifier
-from emotion.data import FER2013_LABELS
-from emotion.models import build_vgg_bn
 from emotion.runtime import TFLITE_FILE, TFLiteRunner, export_tflite
 from tests.emotion.helpers import face
+from training.data import FER2013_LABELS
+from training.models import build_vgg_bn
 
 FACES = ["happy/09760.png", "sad/27113.png", "angry/25683.png", "neutral/09771.png"]
 
@@ -32,7 +32,7 @@ def keras_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def tflite_dir(keras_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same model and card plus its TFLite export, as ``emotion.ship`` leaves a model folder."""
+    """The same model and card plus its TFLite export, as ``training.ship`` leaves a model folder."""
     folder = tmp_path_factory.mktemp("tflite")
     shutil.copy2(keras_dir / "model.keras", folder / "model.keras")
     export_tflite(keras.models.load_model(folder / "model.keras", compile=False), folder / TFLITE_FILE)

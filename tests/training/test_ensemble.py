@@ -12,11 +12,11 @@ import pytest
 
 from emotion.card import ModelCard, ModelCardError
 from emotion.classifier import EmotionClassifier
-from emotion.data import FER2013_LABELS
-from emotion.ensemble import make_ensemble
-from emotion.models import build_vgg_bn
 from tests.conftest import ROOT
 from tests.emotion.helpers import face
+from training.data import FER2013_LABELS
+from training.ensemble import make_ensemble
+from training.models import build_vgg_bn
 
 CARD = ModelCard(labels=FER2013_LABELS, input_size=48, architecture="vgg_bn", crop_margin=0.1)
 
@@ -57,7 +57,7 @@ def test_members_must_agree(members: list[Path], tmp_path: Path) -> None:
 
 
 def test_cli_bad_input(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "emotion.ensemble", "--runs", str(tmp_path / "x"), str(tmp_path),
+    out = subprocess.run([sys.executable, "-m", "training.ensemble", "--runs", str(tmp_path / "x"), str(tmp_path),
                           "--output-dir", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 2 and "no model card" in out.stderr and "Traceback" not in out.stderr

@@ -2,7 +2,7 @@
 
 The trainer feeds Keras a :class:`FaceBatches` (a ``keras.utils.PyDataset``)
 instead of a ``tf.data`` pipeline, and augments with OpenCV on the CPU. Nothing
-here calls TensorFlow, so the same ``python -m emotion.train`` runs with
+here calls TensorFlow, so the same ``python -m training.train`` runs with
 ``KERAS_BACKEND=jax`` (or ``torch``) on a GPU machine that has no TensorFlow,
 and the saved ``model.keras`` loads here unchanged.
 
@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from emotion.data import FaceDataset
+from training.data import FaceDataset
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,16 @@ import keras
 import numpy as np
 import pytest
 
-from emotion.augment import FaceBatches
 from emotion.card import ModelCard
 from emotion.classifier import EmotionClassifier
-from emotion.data import FER2013_LABELS, FaceDataset, load_dataset
-from emotion.soft_labels import SoftLabels, compute, image_keys, main
-from emotion.train import TrainConfig, train
 from tests.conftest import FER_FACES
 from tests.emotion.helpers import all_faces
-from tests.emotion.test_data import write_csv
+from tests.training.test_data import write_csv
+from training.augment import FaceBatches
+from training.config import TrainConfig
+from training.data import FER2013_LABELS, FaceDataset, load_dataset
+from training.soft_labels import SoftLabels, compute, image_keys, main
+from training.train import train
 
 
 @pytest.fixture(scope="module")

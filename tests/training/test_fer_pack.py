@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from emotion.data import FER2013_LABELS, load_fer2013
 from tests.emotion.helpers import all_faces
-from tests.emotion.test_data import write_csv
-from tools.fer_pack import main, pack, unpack
+from tests.training.test_data import write_csv
+from training.data import FER2013_LABELS, load_fer2013
+from training.fer_pack import main, pack, unpack
 
 
 def test_pack_then_unpack_gives_the_same_training_splits_and_no_private_test(tmp_path: Path) -> None:

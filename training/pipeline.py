@@ -1,4 +1,4 @@
-"""Accuracy inside the real pipeline: ``python -m emotion.evaluate --pipeline``.
+"""Accuracy inside the real pipeline: ``python -m training.evaluate --pipeline``.
 
 FER2013 faces are ready-made, tight 48x48 crops; in the product a face comes
 from a 640x480 webcam frame through detection, eye alignment and cropping.
@@ -18,8 +18,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from emotion.data import load_dataset
 from emotion.faces import iou
+from training.data import load_dataset
 
 FRAME_W, FRAME_H = 640, 480
 #: Face side in the frame, px: a face at arm's length fills roughly 35-50% of a 480 px high frame.
@@ -65,7 +65,7 @@ def run_pipeline_evaluation(model_dir: Path, data_path: Path, split: str, *, lim
                             seed: int = 0, crop_margin: float | None = None) -> PipelineResult:
     """Score ``split`` through detect + align + crop + classify, beside the direct scores on the same faces."""
     from emotion.classifier import EmotionClassifier
-    from emotion.evaluate import align_to_model
+    from training.evaluate import align_to_model
 
     clf = EmotionClassifier(model_dir)
     margin = clf.card.crop_margin if crop_margin is None else crop_margin

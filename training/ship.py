@@ -1,6 +1,6 @@
-"""Promote a training run to the shipped model: ``python -m emotion.ship``.
+"""Promote a training run to the shipped model: ``python -m training.ship``.
 
-    python -m emotion.ship --run runs/fer7_vgg --data ../shared/datasets/fer2013/fer2013.csv.gz
+    python -m training.ship --run runs/fer7_vgg --data ../shared/datasets/fer2013/fer2013.csv.gz
 
 Copies ``model.keras`` and ``card.json`` from the run folder into
 ``--target`` (default ``emotion/shipped_model``), exports the serving runtime
@@ -9,8 +9,8 @@ averaging (``--flip auto``: on when it helps PublicTest accuracy; ``off``
 halves the cost per face) and fits the softmax temperature on PublicTest (the tuning split),
 then measures PrivateTest once and records the numbers, with the confusion matrix, reliability diagram and
 training curves, beside the model. Last it records how the model does in use: accuracy inside the
-real pipeline (``emotion.pipeline``: PrivateTest faces in 640x480 frames through detect, align, crop)
-and its latency per face (``emotion.latency``). ``--remeasure`` records only those two for a model
+real pipeline (``training.pipeline``: PrivateTest faces in 640x480 frames through detect, align, crop)
+and its latency per face (``training.latency``). ``--remeasure`` records only those two for a model
 that is already shipped, leaving its tuning and PrivateTest numbers as they are. ``--serving-only``
 then removes ``model.keras`` from the target, for models too large to commit as Keras files: the
 runtime file serves, every number was measured through it, and the card names the run folder.
@@ -27,12 +27,12 @@ from typing import Any
 
 from emotion.card import MODEL_FILE, ModelCard
 from emotion.classifier import DEFAULT_MODEL_DIR, apply_temperature
-from emotion.data import load_dataset
-from emotion.evaluate import Evaluation, evaluate_probabilities, fit_temperature, predict_split, run_evaluation
-from emotion.latency import classifier_latency
-from emotion.pipeline import run_pipeline_evaluation
 from emotion.runtime import TFLITE_FILE, export_tflite
-from emotion.train import CURVES_FILE
+from training.data import load_dataset
+from training.evaluate import Evaluation, evaluate_probabilities, fit_temperature, predict_split, run_evaluation
+from training.history import CURVES_FILE
+from training.latency import classifier_latency
+from training.pipeline import run_pipeline_evaluation
 
 ARTEFACTS = (MODEL_FILE, CURVES_FILE)
 #: The split the in-use measurements run on (the one the headline accuracy comes from).
@@ -123,7 +123,7 @@ def record_in_use(target: Path, data: Path, *, limit: int | None = None) -> Mode
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m emotion.ship", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.ship", description=__doc__.split("\n")[0])
     p.add_argument("--run", type=Path, help="a training output directory")
     p.add_argument("--data", required=True, type=Path, help="the FER2013 CSV")
     p.add_argument("--target", type=Path, default=DEFAULT_MODEL_DIR)

@@ -8,10 +8,11 @@ import keras
 import numpy as np
 import pytest
 
-from emotion.models import build_simple_cnn, build_vgg_bn
-from emotion.slim import slim_into
-from emotion.train import TrainConfig, train
 from tests.conftest import FER_FACES
+from training.config import TrainConfig
+from training.models import build_simple_cnn, build_vgg_bn
+from training.slim import slim_into
+from training.train import train
 
 
 def faces(n: int = 6) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emotion.classifier import apply_temperature
-from emotion.evaluate import (
+from training.evaluate import (
     confusion_matrix,
     evaluate_probabilities,
     expected_calibration_error,

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from emotion.data import (
+from tests.conftest import FER_FACES
+from training.data import (
     FER2013_LABELS,
     FaceDataset,
     load_dataset,
@@ -18,7 +19,6 @@ from emotion.data import (
     parse_classes,
     select_classes,
 )
-from tests.conftest import FER_FACES
 
 
 def write_csv(path: Path, rows: list[tuple[int, np.ndarray, str]], *, gz: bool = False) -> Path:

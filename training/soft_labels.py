@@ -1,10 +1,10 @@
-"""A teacher's probabilities for every training face, written once: ``python -m emotion.soft_labels``.
+"""A teacher's probabilities for every training face, written once: ``python -m training.soft_labels``.
 
-    python -m emotion.soft_labels --data fer2013.csv.gz --split Training \\
+    python -m training.soft_labels --data fer2013.csv.gz --split Training \\
         --model emotion/shipped_model --output runs/soft/training.npz
-    python -m emotion.train ... --teacher runs/soft/training.npz
+    python -m training.train --recipe ... --set teacher=runs/soft/training.npz
 
-Distilling from a model folder (``emotion.train --teacher DIR``) runs the
+Distilling from a model folder (recipe key ``teacher = "DIR"``) runs the
 teacher's Keras graph on every augmented batch. That needs the teacher's Keras
 files, which a serving-only model (the shipped ensemble) does not have, and it
 costs several student forward passes per face. A soft-label file holds the
@@ -18,7 +18,7 @@ symmetric, which suits the flips of augmentation.
 
 Rows are matched to training faces by a hash of their pixels, not by
 position, so a file fits any subset or order of the faces it was computed on
-(``--max-train-samples``, a shuffled copy), and a face it was not computed on
+(``max_train_samples``, a shuffled copy), and a face it was not computed on
 is refused by name instead of receiving another face's target. FER2013's
 duplicated images share one hash and, having one image, one teacher output.
 PrivateTest is refused: it is for the final report only.
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from emotion.data import FaceDataset, load_dataset
+from training.data import FaceDataset, load_dataset
 
 #: Splits a soft-label file may be computed on (targets are for training, never for the report).
 REFUSED_SPLITS = ("PrivateTest",)
@@ -48,7 +48,7 @@ SUFFIX = ".npz"
 
 
 def is_soft_label_file(path: Path) -> bool:
-    """Whether a ``--teacher`` path names a soft-label file (by its suffix) rather than a model folder."""
+    """Whether a ``teacher`` path names a soft-label file (by its suffix) rather than a model folder."""
     return path.suffix == SUFFIX
 
 
@@ -132,7 +132,7 @@ class SoftLabels:
     def load(cls, path: Path) -> SoftLabels:
         """Read a file written by :meth:`save`; ``ValueError`` for anything else."""
         if not path.is_file():
-            raise FileNotFoundError(f"no soft-label file at {path} (write one with python -m emotion.soft_labels)")
+            raise FileNotFoundError(f"no soft-label file at {path} (write one with python -m training.soft_labels)")
         try:
             loaded = np.load(path, allow_pickle=False)
             if not isinstance(loaded, np.lib.npyio.NpzFile):  # a lone .npy array
@@ -175,7 +175,7 @@ def compute(classifier: Any, data: FaceDataset, *, batch_size: int = 256) -> Sof
 def main(argv: list[str] | None = None) -> int:
     from emotion.classifier import DEFAULT_MODEL_DIR, EmotionClassifier
 
-    p = argparse.ArgumentParser(prog="python -m emotion.soft_labels", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.soft_labels", description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, type=Path, help="FER2013 CSV or class-per-folder dataset")
     p.add_argument("--split", default="Training", help="FER2013 split (default Training)")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="teacher model folder (default: shipped)")

@@ -6,8 +6,8 @@ training reads (never PrivateTest, which stays here for the one final report)
 losslessly into about 58 MB: the pixels as a uint8 array, compressed by xz
 with a delta filter across image rows (each byte minus the pixel above it).
 
-    python -m tools.fer_pack pack --data ../shared/datasets/fer2013/fer2013.csv.gz --out .gpu/fer.xz
-    python -m tools.fer_pack unpack --packed .gpu/fer.xz --out /tmp/fer2013.csv   # on the GPU machine
+    python -m training.fer_pack pack --data ../shared/datasets/fer2013/fer2013.csv.gz --out .gpu/fer.xz
+    python -m training.fer_pack unpack --packed .gpu/fer.xz --out /tmp/fer2013.csv   # on the GPU machine
 
 ``unpack`` writes an ordinary FER2013 CSV (``emotion,pixels,Usage``), so
 training there reads the data through the same loader as here.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion.data import FER2013_LABELS, FER2013_SIZE, load_fer2013
+from training.data import FER2013_LABELS, FER2013_SIZE, load_fer2013
 
 SPLITS = ("Training", "PublicTest")
 FILTERS = [{"id": lzma.FILTER_DELTA, "dist": FER2013_SIZE}, {"id": lzma.FILTER_LZMA2, "preset": 9}]
@@ -54,7 +54,7 @@ def unpack(packed: Path, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.fer_pack", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.fer_pack", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     a = sub.add_parser("pack")
     a.add_argument("--data", required=True, type=Path)

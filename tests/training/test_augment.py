@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from emotion.augment import AugmentConfig, FaceBatches, augment_batch
-from emotion.data import FaceDataset
 from tests.conftest import FER_FACES
+from training.augment import AugmentConfig, FaceBatches, augment_batch
+from training.data import FaceDataset
 
 
 def fixture_faces() -> FaceDataset:

@@ -1,4 +1,4 @@
-"""Model builders and short real training runs on the committed fixture faces."""
+"""Short real training runs on the committed fixture faces."""
 
 from __future__ import annotations
 
@@ -8,54 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotion.augment import FaceBatches
 from emotion.card import ModelCard
-from emotion.data import FaceDataset
-from emotion.models import build_mobilenet_v2, build_model, build_simple_cnn, build_vgg_bn
-from emotion.train import TrainConfig, holdout_split, main, sweep_batch_sizes, train
 from tests.conftest import FER_FACES
-
-
-@pytest.mark.parametrize("builder, kwargs", [
-    (build_simple_cnn, {}),
-    (build_vgg_bn, {"widths": (8, 16)}),
-    (build_mobilenet_v2, {"backbone_size": 64, "alpha": 0.35}),
-])
-def test_builders_take_raw_grey_crops_and_return_probabilities(builder, kwargs) -> None:
-    model = builder(num_classes=5, **kwargs)
-    assert model.input_shape == (None, 48, 48, 1)
-    assert model.output_shape == (None, 5)
-    x = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1)).astype("float32")
-    probs = np.asarray(model(x, training=False))
-    assert probs.shape == (3, 5)
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    assert not model.compiled  # builders return uncompiled models
-
-
-@pytest.mark.parametrize("call, message", [
-    (lambda: build_simple_cnn(num_classes=1), "num_classes"),
-    (lambda: build_simple_cnn(dropout=1.0), "dropout"),
-    (lambda: build_vgg_bn(input_size=16), "input_size"),
-    (lambda: build_vgg_bn(input_size=48, widths=(8,) * 7), "pooling"),
-    (lambda: build_mobilenet_v2(backbone_size=100), "multiple of 32"),
-    (lambda: build_model("resnet"), "unknown architecture"),
-])
-def test_builders_validate_arguments(call, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        call()
-
-
-def test_mobilenet_missing_weights_file_is_clear(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="backbone weights"):
-        build_mobilenet_v2(weights=tmp_path / "nope.h5")
-
-
-def test_mobilenet_loads_the_shared_imagenet_backbone(mobilenet_weights: Path) -> None:
-    model = build_mobilenet_v2(weights=mobilenet_weights, backbone_size=96)
-    kernel = model.get_layer("backbone").get_layer("Conv1").get_weights()[0]
-    # ImageNet weights are far from a fresh Glorot init: compare with a random build.
-    fresh = build_mobilenet_v2(weights=None, backbone_size=96).get_layer("backbone").get_layer("Conv1")
-    assert not np.allclose(kernel, fresh.get_weights()[0])
+from training.augment import FaceBatches
+from training.callbacks import cosine_rate
+from training.config import TrainConfig
+from training.data import FaceDataset, holdout_split
+from training.models import build_simple_cnn
+from training.teachers import copy_weights
+from training.train import build_for_config, load_training_data, main, sweep_batch_sizes, train
 
 
 def small_config(tmp_path: Path, architecture: str, **overrides) -> TrainConfig:
@@ -136,10 +97,8 @@ def test_a_distilled_run_starts_from_the_given_weights_and_records_its_teacher(t
     train(first)
     import keras
 
-    from emotion.train import _copy_weights, build_for_config
-
     fresh = build_for_config(first, 7)
-    _copy_weights(fresh, first.output_dir, ModelCard.load(first.output_dir).labels, 48)
+    copy_weights(fresh, first.output_dir, ModelCard.load(first.output_dir).labels, 48)
     trained = keras.models.load_model(first.output_dir / "model.keras", compile=False)
     for mine, theirs in zip(fresh.get_weights(), trained.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
@@ -179,7 +138,7 @@ def test_batch_size_sweep_promotes_the_best(tmp_path: Path) -> None:
 
 
 def test_holdout_split_is_stratified() -> None:
-    from emotion.data import load_image_folder
+    from training.data import load_image_folder
 
     data = load_image_folder(FER_FACES)
     train_set, val_set = holdout_split(data, 0.34, seed=1)
@@ -188,25 +147,28 @@ def test_holdout_split_is_stratified() -> None:
 
 
 def test_cli_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--data", str(tmp_path / "none.csv"), "--output-dir", str(tmp_path / "o")]) == 2
+    out = ["--output-dir", str(tmp_path / "o")]
+    assert main(["--data", str(tmp_path / "none.csv"), *out]) == 2
     assert "not found" in capsys.readouterr().err
-    assert main(["--data", str(FER_FACES), "--output-dir", str(tmp_path / "o"), "--epochs", "0"]) == 2
+    assert main(["--data", str(FER_FACES), *out, "--epochs", "0"]) == 2
     assert "epochs" in capsys.readouterr().err
+    assert main(out) == 2  # no recipe with data and no --data
+    assert "--data" in capsys.readouterr().err
+    assert main(["--data", str(FER_FACES), "--recipe", str(tmp_path / "none.toml"), *out]) == 2
+    assert "recipe not found" in capsys.readouterr().err
+    for setting in ("time_budget=0", "erase=1.5", "weight_decay=-1", "workers=0", "batch_sizes=16,x",
+                    "optimizer=rmsprop", "widths=32,x"):
+        assert main(["--data", str(FER_FACES), *out, "--set", setting]) == 2
+        assert setting.split("=")[0] in capsys.readouterr().err
+    assert main(["--data", str(FER_FACES), *out, "--set", "eras=0.5"]) == 2
+    assert "did you mean 'erase'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["--data", str(FER_FACES), "--output-dir", str(tmp_path), "--batch-sizes", "16,x"])
-    for flag, value in (("--time-budget", "0"), ("--erase", "1.5"), ("--weight-decay", "-1"),
-                        ("--workers", "0")):
-        assert main(["--data", str(FER_FACES), "--output-dir", str(tmp_path / "o"), flag, value]) == 2
-        assert flag.lstrip("-").replace("-", "_") in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["--data", str(FER_FACES), "--output-dir", str(tmp_path), "--optimizer", "rmsprop"])
+        main(["--data", str(FER_FACES), *out, "--erase", "0.5"])  # settings are recipe keys, not flags
 
 
 def test_the_accuracy_monitor_keeps_the_most_accurate_epoch_with_sgd(tmp_path: Path) -> None:
     import keras
     import pandas as pd
-
-    from emotion.train import load_training_data
 
     data = augmented_faces(tmp_path, n_per_class=10)
     config = small_config(tmp_path, "simple_cnn", data=data, epochs=3, monitor="val_accuracy",
@@ -226,7 +188,7 @@ def test_the_accuracy_monitor_keeps_the_most_accurate_epoch_with_sgd(tmp_path: P
 def test_training_sees_each_epochs_own_batches_after_a_resume(tmp_path: Path) -> None:
     """The batches of epoch k are the same in an unbroken run and in one resumed before epoch k
     (Keras numbers the epochs; the dataset's own count would run one ahead)."""
-    from emotion import augment
+    from training import augment
 
     seen: dict[str, list[int]] = {}
     original = augment.FaceBatches.__getitem__
@@ -257,8 +219,6 @@ def test_training_sees_each_epochs_own_batches_after_a_resume(tmp_path: Path) ->
 
 
 def test_cosine_rate_runs_from_the_base_rate_to_zero() -> None:
-    from emotion.train import cosine_rate
-
     assert cosine_rate(1e-3, 0.0) == pytest.approx(1e-3)
     assert cosine_rate(1e-3, 0.5) == pytest.approx(5e-4)
     assert cosine_rate(1e-3, 1.0) == pytest.approx(0.0, abs=1e-12)

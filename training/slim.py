@@ -1,11 +1,11 @@
 """Start a narrower ``vgg_bn`` from a trained wider one (network slimming).
 
-``emotion.train --init-from DIR`` with smaller ``--widths`` than the model in
+A run whose recipe sets ``init_from = "DIR"`` and smaller ``widths`` than the model in
 DIR copies, layer by layer, the channels whose batch-norm scale ``|gamma|`` is
 largest (Liu et al., "Learning Efficient Convolutional Networks through
 Network Slimming", 2017): a channel that batch norm scales down contributes
 little to the next layer. The slimmed network starts far closer to its source
-than a random one, so distilling it (``--teacher``) needs fewer epochs than
+than a random one, so distilling it (``teacher``) needs fewer epochs than
 training the same widths from scratch, which matters when the epochs run on a
 CPU.
 """

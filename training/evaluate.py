@@ -1,4 +1,4 @@
-"""Evaluate a saved model: ``python -m emotion.evaluate``.
+"""Evaluate a saved model: ``python -m training.evaluate``.
 
 Reports accuracy, per-class precision/recall/F1, macro F1, unweighted average
 recall (UAR), expected calibration error and the confusion matrix (numbers and
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from emotion.data import FaceDataset, load_dataset, select_classes
+from training.data import FaceDataset, load_dataset, select_classes
 
 ECE_BINS = 15
 
@@ -230,7 +230,7 @@ def format_report(result: Evaluation) -> str:
 def build_parser() -> argparse.ArgumentParser:
     from emotion.classifier import DEFAULT_MODEL_DIR
 
-    p = argparse.ArgumentParser(prog="python -m emotion.evaluate", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, type=Path, help="FER2013 CSV or class-per-folder directory")
     p.add_argument("--split", default="PrivateTest", help="FER2013 Usage value (default PrivateTest)")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (model.keras + card.json)")
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                                 output_dir=args.output_dir)
         pipeline = None
         if args.pipeline:
-            from emotion.pipeline import run_pipeline_evaluation
+            from training.pipeline import run_pipeline_evaluation
 
             pipeline = run_pipeline_evaluation(args.model, args.data, args.split, limit=args.limit,
                                                crop_margin=args.crop_margin).to_dict()

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from emotion.classifier import DEFAULT_MODEL_DIR
-from emotion.latency import classifier_latency, cpu_name, cycling, timings_ms
 from emotion.runtime import TFLiteRunner
 from tests.emotion.helpers import face
+from training.latency import classifier_latency, cpu_name, cycling, timings_ms
 
 
 def test_timings_count_only_the_timed_calls() -> None:

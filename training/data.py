@@ -63,9 +63,9 @@ def parse_classes(text: str | None) -> tuple[str, ...] | None:
         return None
     classes = tuple(c.strip().lower() for c in text.split(",") if c.strip())
     if len(set(classes)) != len(classes):
-        raise ValueError(f"--classes lists a class twice: {text!r}")
+        raise ValueError(f"classes lists a class twice: {text!r}")
     if len(classes) < 2:
-        raise ValueError(f"--classes needs at least two classes, got {text!r}")
+        raise ValueError(f"classes needs at least two classes, got {text!r}")
     return classes
 
 
@@ -168,3 +168,21 @@ def load_dataset(path: str | Path, *, split: str = "Training", size: int = FER20
     if not p.exists():
         raise FileNotFoundError(f"dataset not found: {p}")
     raise ValueError(f"{p} is neither a FER2013 .csv/.csv.gz file nor a class-per-folder directory")
+
+
+def holdout_split(data: FaceDataset, fraction: float, seed: int) -> tuple[FaceDataset, FaceDataset]:
+    """A stratified random split into (train, validation)."""
+    rng = np.random.default_rng(seed)
+    val_idx: list[np.ndarray] = []
+    for label in range(len(data.label_names)):
+        idx = np.flatnonzero(data.labels == label)
+        rng.shuffle(idx)
+        val_idx.append(idx[: max(1, round(len(idx) * fraction))] if len(idx) > 1 else idx[:0])
+    is_val = np.zeros(len(data), dtype=bool)
+    is_val[np.concatenate(val_idx)] = True
+    return subset(data, ~is_val), subset(data, is_val)
+
+
+def subset(data: FaceDataset, keep: np.ndarray) -> FaceDataset:
+    """The faces of ``data`` that ``keep`` (a mask or indices) selects, with the same labels."""
+    return FaceDataset(data.images[keep], data.labels[keep], data.label_names, data.source)

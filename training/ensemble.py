@@ -1,11 +1,11 @@
-"""Average several trained models into one: ``python -m emotion.ensemble``.
+"""Average several trained models into one: ``python -m training.ensemble``.
 
-    python -m emotion.ensemble --runs runs/fer7_vgg runs/fer7_vgg_s1 --output-dir runs/fer7_ensemble
+    python -m training.ensemble --runs runs/fer7_vgg runs/fer7_vgg_s1 --output-dir runs/fer7_ensemble
 
 Members must share labels, input size and colour mode (checked from their
 cards). The result is one Keras model (input -> each member -> mean of the
 softmax outputs) with a card of its own, so the classifier, the evaluator and
-``emotion.ship`` treat it exactly like a single model. Averaging independently
+``training.ship`` treat it exactly like a single model. Averaging independently
 trained networks is the cheapest reliable accuracy gain on FER2013 when the
 training budget is a CPU: each member is trained within the time budget, and
 the errors they do not share cancel out.
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from emotion.card import MODEL_FILE, ModelCard, ModelCardError
-from emotion.train import CURVES_FILE
+from training.history import CURVES_FILE
 
 
 def check_compatible(cards: list[ModelCard]) -> None:
@@ -75,7 +75,7 @@ def make_ensemble(run_dirs: list[Path], output_dir: Path) -> ModelCard:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m emotion.ensemble", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.ensemble", description=__doc__.split("\n")[0])
     p.add_argument("--runs", nargs="+", required=True, type=Path, help="training output folders")
     p.add_argument("--output-dir", required=True, type=Path)
     args = p.parse_args(argv)

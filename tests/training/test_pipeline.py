@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from emotion.classifier import DEFAULT_MODEL_DIR
-from emotion.pipeline import FRAME_H, FRAME_W, iou, run_pipeline_evaluation, synthetic_frame
 from tests.conftest import FER_FACES, ROOT
 from tests.emotion.helpers import face
+from training.pipeline import FRAME_H, FRAME_W, iou, run_pipeline_evaluation, synthetic_frame
 
 
 def test_iou_known_values() -> None:
@@ -41,7 +41,7 @@ def test_pipeline_on_fixture_faces_matches_direct_scoring() -> None:
 
 def test_evaluate_cli_pipeline_json(tmp_path: object) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "emotion.evaluate", "--data", str(FER_FACES), "--split", "none", "--json",
+        [sys.executable, "-m", "training.evaluate", "--data", str(FER_FACES), "--split", "none", "--json",
          "--pipeline", "--limit", "12", "--output-dir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
     report = json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,4 +1,4 @@
-"""Promoting a run with ``emotion.ship``: runtime export, PublicTest tuning, PrivateTest measured once."""
+"""Promoting a run with ``training.ship``: runtime export, PublicTest tuning, PrivateTest measured once."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 
 from emotion.card import MODEL_FILE, ModelCard
 from emotion.classifier import EmotionClassifier
-from emotion.data import FER2013_LABELS
 from emotion.runtime import TFLITE_FILE
-from emotion.ship import main, ship
 from tests.emotion.helpers import all_faces
-from tests.emotion.test_data import write_csv
-from tests.emotion.test_ensemble import member
+from tests.training.test_data import write_csv
+from tests.training.test_ensemble import member
+from training.data import FER2013_LABELS
+from training.ship import main, ship
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_ship_refuses_an_unknown_flip_choice(fixture_csv: Path, tmp_path: Path) 
 def test_a_serving_only_ship_keeps_the_runtime_and_predicts_the_same(fixture_csv: Path, tmp_path: Path) -> None:
     import numpy as np
 
-    from emotion.train import _load_teacher
+    from training.teachers import load_teacher
 
     run = member(tmp_path / "run", seed=8)
     full = ship(run, fixture_csv, tmp_path / "full", flip_policy="off")
@@ -109,7 +109,7 @@ def test_a_serving_only_ship_keeps_the_runtime_and_predicts_the_same(fixture_csv
     np.testing.assert_allclose(served.predict(faces), reference.predict(faces), atol=1e-6)
     # A serving-only folder cannot teach or seed training: the message names the run to use.
     with pytest.raises(ValueError, match="serving-only.*" + str(run)):
-        _load_teacher(tmp_path / "lean", lean.labels, lean.input_size)
+        load_teacher(tmp_path / "lean", lean.labels, lean.input_size)
     # Without its runtime file the folder is unusable, and says so.
     (tmp_path / "lean" / TFLITE_FILE).unlink()
     with pytest.raises(ValueError, match="missing"):
