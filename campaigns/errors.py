@@ -2,7 +2,10 @@
 
 Every error names what was wrong so a page can show ``str(error)`` to the user
 as is. All derive from :class:`CampaignError` (a ``ValueError``) so callers
-can catch bad input in one place.
+can catch the store's refusals in one place; the database driver's own errors
+never leave the store: a fault of the database itself (a lock held by another
+process, a disk or I/O error, a closed store) is a :class:`StoreUnavailableError`
+with the driver's error chained as its cause.
 """
 
 from __future__ import annotations
@@ -59,3 +62,9 @@ class ConfirmationError(CampaignError):
 
 class SchemaError(CampaignError):
     """The database file has a schema this code cannot use."""
+
+
+class StoreUnavailableError(CampaignError):
+    """The database failed the request (held by another process, an I/O fault, a closed store, a
+    statement the driver refused): a server fault, not bad input. The driver's error, where there is
+    one, is chained as ``__cause__`` and was logged when it was raised."""

@@ -143,7 +143,7 @@ def timeline_json(analysis: Analysis) -> dict[str, Any]:
 
 
 def report_json(analysis: Analysis) -> dict[str, Any]:
-    """The JSON report, key for key as issue 3 specifies."""
+    """The JSON report: the keys and shape documented in docs/design.md."""
     labels = analysis.data.campaign.labels
     variants = {
         v: {

@@ -143,7 +143,8 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> int:
     """Apply pending migrations up to ``upto`` (default: all), each in its own transaction.
 
     Returns the resulting version. Raises SchemaError for a file written by a
-    newer version of this code, which must not be touched.
+    newer version of this code, which must not be touched, and for a step that
+    fails (with the driver's error as its cause).
     """
     latest = MIGRATIONS[-1].version
     upto = latest if upto is None else upto
@@ -170,6 +171,11 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> int:
                 [step.version, step.description],
             )
             con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise SchemaError(
+                f"migration {step.version} ({step.description}) failed and was rolled back: {exc}"
+            ) from exc
         except Exception:
             con.rollback()
             raise

@@ -11,9 +11,8 @@ from campaigns.types import Campaign
 from ui import campaign_actions as actions
 from ui import campaign_view as view
 from ui.campaign_form import CampaignInput, campaign_form
-from ui.messages import attempt, show_flash
+from ui.messages import attempt, show_flash, store_faults
 
-db = store()
 form_key = f"form{st.session_state[CAMPAIGN_FORM_ROUND]}"
 
 
@@ -75,17 +74,19 @@ def manage(campaign: Campaign) -> None:
 
 st.title("Campaigns")
 show_flash()
-campaigns = db.campaigns()
-if campaigns:
-    st.dataframe(view.overview(db, campaigns), hide_index=True, width="stretch")
-    if len(campaigns) == 1 and campaigns[0].name == DEMO_NAME:
-        st.caption(f"“{DEMO_NAME}” holds simulated participants so every page has something to show. "
-                   "Create your own campaign with “➕ New campaign” below.")
-chosen = view.pick_campaign(campaigns)
-if chosen is None:
-    st.subheader("New campaign")
-    new = campaign_form(None, {}, f"{form_key}_new", db.max_upload_bytes)
-    if new is not None:
-        attempt(partial(create, new))
-else:
-    manage(chosen)
+with store_faults():
+    db = store()
+    campaigns = db.campaigns()
+    if campaigns:
+        st.dataframe(view.overview(db, campaigns), hide_index=True, width="stretch")
+        if len(campaigns) == 1 and campaigns[0].name == DEMO_NAME:
+            st.caption(f"“{DEMO_NAME}” holds simulated participants so every page has something to show. "
+                       "Create your own campaign with “➕ New campaign” below.")
+    chosen = view.pick_campaign(campaigns)
+    if chosen is None:
+        st.subheader("New campaign")
+        new = campaign_form(None, {}, f"{form_key}_new", db.max_upload_bytes)
+        if new is not None:
+            attempt(partial(create, new))
+    else:
+        manage(chosen)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import cv2
 import streamlit as st
 
 from app_state import classifier, shipped_card
 from emotion.card import ModelCardError
 from emotion.classifier import DEFAULT_MODEL_DIR
+from emotion.images import PhotoError, annotate, decode_photo, to_rgb
 from ui import model_view as view
 
 st.title("Model")
 card = shipped_card()
 if card is None:
-    st.error(f"No readable model card in {DEFAULT_MODEL_DIR}. Ship a model with `python -m emotion.ship`.")
+    st.error(f"No readable model card in {DEFAULT_MODEL_DIR}. Ship a model with `python -m training.ship`.")
     st.stop()
 view.show_card(card, DEFAULT_MODEL_DIR)
 
@@ -29,16 +29,16 @@ if photo is None:
     st.stop()
 
 try:
-    frame = view.decode_photo(photo.getvalue())
+    frame = decode_photo(photo.getvalue())
     model = classifier()
-except view.PhotoError as exc:
+except PhotoError as exc:
     st.error(f"{photo.name}: {exc}")
     st.stop()
 except ModelCardError as exc:
     st.error(f"The shipped model cannot be loaded: {exc}")
     st.stop()
 faces = model.analyze(frame)
-boxed = cv2.cvtColor(view.annotate(frame, faces), cv2.COLOR_BGR2RGB)
+boxed = to_rgb(annotate(frame, faces))
 st.image(boxed, caption=f"{len(faces)} face(s) found", width=640)
 if not faces:
     st.warning("No face found. Try a brighter, frontal photo where the face fills more of the picture.")

@@ -14,17 +14,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import duckdb
 import streamlit as st
 
 from app_state import TOKEN_PARAM, classifier, participant_session, store
-from campaigns.errors import CampaignClosedError, CampaignError, CampaignStateError, WipePendingError
+from campaigns.errors import (
+    CampaignClosedError,
+    CampaignError,
+    CampaignStateError,
+    StoreUnavailableError,
+    UnknownCampaignError,
+    WipePendingError,
+)
 from campaigns.store import Store
 from campaigns.types import Campaign, Variant
 from capture.flow import PRELOAD_IMAGE, FlowError, Step, camera_advice, scale_label
 from capture.rtc import CameraTimeoutError, RtcConfigError, camera
 from emotion.card import ModelCardError
 from ui.ad_clock import video_position
+from ui.messages import study_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +43,13 @@ def open_campaign() -> Campaign:
         st.info("This study has ended and takes no more participants. Thank you for your interest!")
     except CampaignStateError:
         st.info("This study has not started yet. Please try your link again later.")
-    except CampaignError:
+    except UnknownCampaignError:
         st.warning("This link does not lead to an open study. Please check the link you were sent.")
+    except (CampaignError, OSError):
+        # The store failed (a second server holds the data folder, the file is unreadable): the
+        # link itself may well be right.
+        log.exception("a participant link could not be checked")
+        study_unavailable()
     st.stop()
 
 
@@ -67,6 +79,8 @@ def consent_step() -> None:
             with st.spinner("Preparing the camera check..."):
                 session.check_classifier(classifier())
             session.consent(store(), crop_consent=bool(crops))
+        except StoreUnavailableError:
+            study_unavailable()
         except CampaignError:
             st.error("Sorry, this study just stopped taking participants. Nothing was stored.")
             st.stop()
@@ -116,6 +130,8 @@ def watch_step() -> None:
     try:
         variant = store().variants(session.campaign)[session.flow.variant]
         media = store().variant_media(session.campaign, variant.name)
+    except StoreUnavailableError:
+        study_unavailable()
     except CampaignError as exc:
         st.error(f"Sorry, this ad cannot be shown right now. Please tell the organisers: {exc}")
         st.stop()
@@ -151,7 +167,7 @@ def erase(action: Callable[[Store], object]) -> None:
     except WipePendingError:
         log.exception("participant %s: rows erased, file rewrite pending", session.participant_id)
         st.session_state[ERASE_FAILED] = "Your answers are deleted, but a last clean-up step did not finish."
-    except (CampaignError, OSError, duckdb.Error):
+    except (CampaignError, OSError):
         log.exception("participant %s: erasure failed", session.participant_id)
         st.session_state[ERASE_FAILED] = "Your data could not be erased just now."
     st.rerun()
@@ -181,15 +197,15 @@ def rate_step() -> None:
             else:
                 try:
                     session.rate(store(), rating, comment)
-                except CampaignError as exc:
-                    st.error(f"Your answer could not be saved: {exc}")
-                    st.stop()
-                except (OSError, duckdb.Error):
+                except (StoreUnavailableError, OSError):
                     log.exception("participant %s: rating or completion not saved", session.participant_id)
                     if session.flow.step is not Step.DONE:  # the rating itself was not stored
                         st.error("Your answer could not be saved just now. Please press Continue again.")
                         st.stop()
                     # The rating is stored; the thank-you page retries marking the session complete.
+                except CampaignError as exc:
+                    st.error(f"Your answer could not be saved: {exc}")
+                    st.stop()
                 st.rerun()
 
 
@@ -210,6 +226,8 @@ if session.flow.step in (Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE, Step.WIT
                            "**Start camera**.")
             elif session.camera_playing():  # the page restarts a silent camera by itself
                 st.warning("Connecting your camera took too long; trying again in a moment.")
+        except StoreUnavailableError:
+            study_unavailable()
         except (RtcConfigError, CampaignError, FlowError, ModelCardError, OSError) as exc:
             st.error(f"The camera cannot be used for this study right now. Please tell the organisers: {exc}")
             st.stop()
@@ -233,7 +251,7 @@ with body:
     else:
         try:
             session.ensure_complete(store())
-        except (CampaignError, OSError, duckdb.Error):
+        except (CampaignError, OSError):
             log.exception("participant %s: not yet marked complete", session.participant_id)
         st.success("Thank you! Your answers are saved and your camera is off. You can close this tab now.")
         st.write(f"Your participant code is `{session.participant_id}`. To withdraw later, send it to whoever "

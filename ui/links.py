@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import io
-import os
 from urllib.parse import urlencode
 
 import segno
 import streamlit as st
 
-from app_state import TOKEN_PARAM
+from app_config import PUBLIC_URL_ENV as PUBLIC_URL_ENV  # named in the share panel's hint
+from app_state import TOKEN_PARAM, config
 
-#: Set this where staff reach the app by another address than participants (behind a proxy).
-PUBLIC_URL_ENV = "EMOTION_AB_PUBLIC_URL"
 DEFAULT_BASE_URL = "http://localhost:8501"
 
 
@@ -25,12 +23,12 @@ def base_url(browser_url: str | None, configured: str | None = None) -> str:
 
 
 def current_base_url() -> str:
-    """Root URL for links made on this run: ``$EMOTION_AB_PUBLIC_URL`` or ``st.context.url``.
+    """Root URL for links made on this run: the configured public URL or ``st.context.url``.
 
     ``st.context.url`` is the address in the staff member's browser without
     query parameters; on the campaigns page (the root page) it is the app root.
     """
-    return base_url(st.context.url, os.environ.get(PUBLIC_URL_ENV))
+    return base_url(st.context.url, config().public_url)
 
 
 def participant_link(base: str, token: str) -> str:

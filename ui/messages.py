@@ -1,17 +1,22 @@
-"""Messages that survive a rerun, and one way to run an action and report its outcome."""
+"""Messages that survive a rerun, one way to run an action and report its outcome, and what a page
+says when the store itself fails (a server fault, never the visitor's mistake)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Literal, NoReturn
 
 import streamlit as st
 
 from app_state import FLASH
-from campaigns.errors import CampaignError
+from campaigns.errors import CampaignError, StoreUnavailableError
 from ui.campaign_form import error_text
 
 Kind = Literal["success", "info", "warning"]
+#: What a participant reads when the study's database fails: their link is not to blame.
+STUDY_UNAVAILABLE = "The study is temporarily unavailable."
+TRY_LATER = "Please try again in a few minutes."
 
 
 def flash(kind: Kind, text: str) -> None:
@@ -31,8 +36,9 @@ def show_flash() -> None:
 def attempt(action: Callable[[], str]) -> None:
     """Run ``action``; on success flash what it returns and rerun, on bad input show the store's message.
 
-    Only :class:`CampaignError` is bad input (the store names the problem);
-    anything else is a bug and should surface as one.
+    Only :class:`CampaignError` is bad input (the store names the problem; a
+    :class:`StoreUnavailableError` names the database fault); anything else is
+    a bug and should surface as one.
     """
     try:
         done = action()
@@ -41,3 +47,19 @@ def attempt(action: Callable[[], str]) -> None:
         return
     flash("success", done)
     st.rerun()
+
+
+def study_unavailable() -> NoReturn:
+    """Tell a participant the study cannot be reached right now, and end the run."""
+    st.warning(f"{STUDY_UNAVAILABLE}\n\n{TRY_LATER}")
+    st.stop()
+
+
+@contextmanager
+def store_faults() -> Iterator[None]:
+    """Around a staff page: a database fault (held by another server, unreadable, closed) is shown as
+    a plain error with the store's own words instead of a traceback."""
+    try:
+        yield
+    except StoreUnavailableError as exc:
+        st.error(f"{error_text(exc)}\n\n{TRY_LATER} If it persists, the server log has the details.")

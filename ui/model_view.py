@@ -1,4 +1,5 @@
-"""The Model page's pieces: the shipped model card, and scoring a photo in memory.
+"""The Model page's pieces: the shipped model card and a face's probabilities (the photo itself is
+decoded and drawn on by :mod:`emotion.images`).
 
 Every number shown comes from the card (``card.json``) and the figures saved
 beside the model, so a newly shipped model shows its own numbers unchanged.
@@ -6,55 +7,20 @@ beside the model, so a newly shipped model shows its own numbers unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from emotion.card import ModelCard
-from emotion.classifier import FaceResult, Prediction
+from emotion.classifier import Prediction
 
 #: Figures the evaluation saves beside the model, with their captions.
 FIGURES = (("confusion_matrix.png", "Confusion matrix"), ("reliability.png", "Reliability diagram"),
            ("training_curves.png", "Training curves"))
-#: Photos are decoded in memory; anything larger is not a camera photo.
-MAX_PHOTO_BYTES = 20 * 1024 * 1024
 HEADLINE_SPLIT = "private_test"
-
-
-class PhotoError(ValueError):
-    """An upload that cannot be used as a photo."""
-
-
-def decode_photo(data: bytes, max_bytes: int = MAX_PHOTO_BYTES) -> np.ndarray:
-    """BGR pixels of an uploaded photo, or PhotoError saying what is wrong. Nothing is written to disk."""
-    if not data:
-        raise PhotoError("The file is empty.")
-    if len(data) > max_bytes:
-        raise PhotoError(f"The file is {len(data) / 1e6:.1f} MB; photos up to {max_bytes / 1e6:.0f} MB are accepted.")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
-        raise PhotoError("This file is not an image that can be read (PNG, JPEG or WebP); it may be corrupt.")
-    return image
-
-
-def annotate(frame: np.ndarray, faces: Sequence[FaceResult]) -> np.ndarray:
-    """A copy of ``frame`` with each face boxed, numbered and labelled with its top emotion."""
-    out = frame.copy()
-    thickness = max(2, round(max(out.shape[:2]) / 300))
-    for i, face in enumerate(faces, start=1):
-        b = face.box
-        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), (0, 200, 0), thickness)
-        text = f"{i}: {face.top_label} {face.top_probability:.0%}"
-        scale = max(0.5, b.w / 250)
-        cv2.putText(out, text, (b.x, max(b.y - 8, 15)), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 200, 0),
-                    max(1, thickness // 2), cv2.LINE_AA)
-    return out
 
 
 def probability_figure(prediction: Prediction, title: str) -> go.Figure:
@@ -128,7 +94,7 @@ def show_card(card: ModelCard, folder: Path) -> None:
             cols[3].metric("Calibration error (ECE)", f"{headline['ece']:.3f}")
         st.caption(f"On the held-out PrivateTest split ({headline.get('n', '?')} faces), as recorded in the card.")
     else:
-        st.warning("The model card has no PrivateTest evaluation; run `python -m emotion.evaluate`.")
+        st.warning("The model card has no PrivateTest evaluation; run `python -m training.evaluate`.")
     st.markdown(f"**Architecture** `{card.architecture}` · input {card.input_size}×{card.input_size} "
                 f"{card.color_mode} · **labels** {', '.join(card.labels)} · temperature {card.temperature:g}"
                 f" · mirror averaging {'on' if card.test_time_flip else 'off'} · runtime "

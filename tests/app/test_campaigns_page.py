@@ -15,7 +15,7 @@ from app_state import DEMO_NAME, campaign_labels
 from campaigns.errors import CampaignStateError, MediaError
 from campaigns.store import Store
 from tests.app.staff import app_store, assert_needs_login, open_page, texts
-from tests.campaigns.conftest import jpeg_bytes, mp4_bytes, png_bytes
+from tests.campaigns.conftest import held_by_another_process, jpeg_bytes, mp4_bytes, png_bytes
 from ui import campaign_actions, links
 from ui.campaign_form import CampaignInput, Upload, error_text
 from ui.campaign_view import NEW
@@ -144,6 +144,19 @@ def test_duplicate_close_and_delete_with_a_typed_name(new_app: Callable[..., App
     next(b for b in app.button if b.label == "Close campaign").click().run()
     assert app_store().campaign(DEMO_NAME).status == "closed"
     assert not app.code and not [b for b in app.button if b.label == "Go live"]
+
+
+def test_a_second_server_on_the_data_folder_gets_a_plain_error(new_app: Callable[..., AppTest],
+                                                               data_dir: Path) -> None:
+    Store.open(data_dir / "app.duckdb").close()
+    with held_by_another_process(data_dir / "app.duckdb") as pid:
+        app = open_page(new_app(), "campaigns")
+        [error] = texts(app, "error")
+        assert error.startswith(f"The database file {data_dir / 'app.duckdb'} is in use by another process")
+        assert f"PID {pid}" in error and "Please try again in a few minutes." in error
+        assert not app.dataframe and not app.button[1:]  # only Sign out
+    app.run()  # the other server has stopped
+    assert not app.exception and not texts(app, "error") and app.subheader[0].value == DEMO_NAME
 
 
 def test_variants_of_a_live_campaign_cannot_be_replaced(data_dir: Path) -> None:

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from app_state import classifier
 from emotion.card import ModelCard
 from emotion.classifier import DEFAULT_MODEL_DIR
+from emotion.images import annotate
 from tests.app.staff import assert_needs_login, jpeg, open_page, plotly_values, png, texts
 from tests.emotion.helpers import face, frame_with_face
 from ui import model_view
@@ -113,7 +114,7 @@ def test_annotate_draws_on_a_copy() -> None:
     frame = frame_with_face(face(HAPPY))
     original = frame.copy()
     faces = classifier().analyze(frame)
-    boxed = model_view.annotate(frame, faces)
+    boxed = annotate(frame, faces)
     assert np.array_equal(frame, original) and not np.array_equal(boxed, original)
     b = faces[0].box
     assert tuple(boxed[b.y, b.x + b.w // 2]) == (0, 200, 0)  # the box's top edge

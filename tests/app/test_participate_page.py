@@ -17,7 +17,9 @@ from app_state import PARTICIPANT_FLOW, campaign_labels, store
 from campaigns.store import Store
 from campaigns.types import Campaign
 from capture.flow import Step
+from tests.campaigns.conftest import held_by_another_process
 from tests.capture.conftest import HAPPY, SAD, video_frame
+from ui.messages import STUDY_UNAVAILABLE, TRY_LATER
 
 
 def png(colour: int) -> bytes:
@@ -69,6 +71,33 @@ def test_an_unknown_link_gets_a_polite_message(new_app: Callable[..., AppTest]) 
     app = opened(new_app, token="no-such-token")
     assert "does not lead to an open study" in app.warning[0].value
     assert not app.button and not app.checkbox
+
+
+def test_a_second_server_on_the_data_folder_makes_the_study_unavailable_not_the_link_wrong(
+        new_app: Callable[..., AppTest], data_dir: Path) -> None:
+    with Store.open(data_dir / "app.duckdb", media_dir=data_dir / "media") as db:  # closed before the app opens it
+        draft = db.create_campaign("Held", labels=campaign_labels())
+        for variant, colour in (("A", 60), ("B", 190)):
+            db.set_variant(draft, variant, png(colour), f"{variant}.png")
+        made = db.go_live(draft)
+    with held_by_another_process(data_dir / "app.duckdb"):  # DuckDB's lock: this server cannot open the file
+        app = opened(new_app, made)
+        assert [w.value for w in app.warning] == [f"{STUDY_UNAVAILABLE}\n\n{TRY_LATER}"]
+        assert "does not lead" not in page_text(app) and not app.button and not app.checkbox
+        assert str(data_dir) not in page_text(app)  # no server details for a participant
+    app.run()  # the other server has stopped: the same link opens the study
+    assert not app.exception and not app.warning
+    assert [c.label for c in app.checkbox] == ["I have read this and agree to take part."]
+
+
+def test_a_store_that_fails_mid_session_says_the_study_is_unavailable(
+        new_app: Callable[..., AppTest], app_store: Store, campaign: Callable[..., Campaign]) -> None:
+    app = opened(new_app, campaign())
+    app_store.close()  # the database fails between two runs of the page
+    app.checkbox[0].check().run()
+    assert not app.exception, app.exception
+    assert [w.value for w in app.warning] == [f"{STUDY_UNAVAILABLE}\n\n{TRY_LATER}"]
+    assert not app.button and not app.checkbox and "does not lead" not in page_text(app)
 
 
 def test_a_closed_campaign_says_it_has_ended(new_app: Callable[..., AppTest],

@@ -180,6 +180,16 @@ def test_erasing_a_participant_needs_confirmation_and_updates_the_page(new_app: 
     assert _scores(app)["Variant A: combined score"] == f"{expected.summaries['A'].combined_score:+.2f}"
 
 
+def test_a_database_that_fails_mid_session_gets_a_plain_error(new_app: Callable[..., AppTest]) -> None:
+    app = open_page(new_app(), "results")
+    app_store().close()  # the database fails between two runs of the page
+    app.run()
+    assert not app.exception, app.exception
+    assert texts(app, "error") == ["The campaign store is closed\n\nPlease try again in a few minutes. If it "
+                                   "persists, the server log has the details."]
+    assert not app.metric
+
+
 def test_timeline_peaks_are_the_highest_points() -> None:
     frame = pd.DataFrame({"variant": ["A", "A", "A", "B", "B"], "second": [0, 1, 2, 0, 1],
                           "viewers": [5, 5, 5, 4, 4], "pct_happy": [10.0, 60.0, 20.0, 30.0, 25.0]})

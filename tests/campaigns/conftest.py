@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -13,6 +16,8 @@ from campaigns.store import Store
 from campaigns.types import Campaign, Settings
 
 LABELS3 = ("happy", "sad", "neutral")
+#: A second process that opens a database file for writing and keeps it open until its stdin closes.
+HOLDER = "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('holding', flush=True); sys.stdin.read()"
 
 
 def png_bytes(width: int = 32, height: int = 24, value: int = 128) -> bytes:
@@ -57,3 +62,18 @@ def make_live(
 @pytest.fixture
 def live(store: Store) -> Campaign:
     return make_live(store)
+
+
+@contextmanager
+def held_by_another_process(path: Path) -> Iterator[int]:
+    """``path`` opened for writing by a second process, as a second server on the same data folder
+    holds it (DuckDB's file lock); yields that process's id and releases the file on exit."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        yield holder.pid
+    finally:
+        holder.stdin.close()  # its read returns, it exits and the lock goes with it
+        holder.wait(timeout=60)

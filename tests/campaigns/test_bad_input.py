@@ -1,4 +1,4 @@
-"""Every bad input of issue 3: a clear error naming the problem, and nothing stored changes."""
+"""Every bad input path: a clear error naming the problem, and nothing stored changes."""
 
 from __future__ import annotations
 

@@ -1,11 +1,13 @@
-"""Many threads on one Store lose no row; a killed process keeps every committed snapshot."""
+"""Many threads on one Store lose no row; a process killed mid-batch keeps whole committed batches only."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -78,39 +80,67 @@ def test_concurrent_writers_and_readers_lose_nothing(tmp_path: Path) -> None:
         assert len(store.load(campaign).feedback) == 16 and len(reads) == 20
 
 
+#: Rows per batch of the crash test: large enough that writing one takes most of the loop's time.
+CRASH_BATCH = 20_000
 CRASH_SCRIPT = """
-import os, signal, sys
+import sys
 import numpy as np
 from campaigns.snapshots import batch_from_arrays
 from campaigns.store import Store
 from tests.campaigns.conftest import make_live
+rows = int(sys.argv[2])
 store = Store.open(sys.argv[1])
-campaign = make_live(store)
-pid = store.add_participant(campaign, "v1").id
-for b in range(5):
-    face = np.ones(100, dtype=bool)
-    probs = np.tile(np.array([[0.7, 0.2, 0.1]], dtype=np.float32), (100, 1))
-    store.add_snapshots(batch_from_arrays(pid, "A", np.arange(100) + b * 100, face, probs, "m"))
-print("committed", flush=True)
-os.kill(os.getpid(), signal.SIGKILL)
+pid = store.add_participant(make_live(store), "v1").id
+face = np.ones(rows, dtype=bool)
+probs = np.tile(np.array([[0.7, 0.2, 0.1]], dtype=np.float32), (rows, 1))
+b = 0
+while True:
+    print("begin", b, flush=True)
+    store.add_snapshots(batch_from_arrays(pid, "A", np.arange(rows) + b * rows, face, probs, "m"))
+    print("end", b, flush=True)
+    b += 1
 """
 
 
-def test_killed_process_keeps_committed_snapshots(tmp_path: Path) -> None:
-    path = tmp_path / "crash.duckdb"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", CRASH_SCRIPT, str(path)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == -9 and "committed" in done.stdout, done.stderr
+def kill_mid_batch(path: Path, rng: np.random.Generator) -> list[str]:
+    """Run CRASH_SCRIPT on ``path``, SIGKILL it at a random moment after its first batch is committed,
+    and return the lines it printed."""
+    writer = subprocess.Popen([sys.executable, "-c", CRASH_SCRIPT, str(path), str(CRASH_BATCH)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    assert writer.stdout is not None
+    try:
+        lines = []
+        while not lines or lines[-1] != "end 0":
+            line = writer.stdout.readline()
+            assert line, writer.communicate(timeout=60)[1]  # it died before committing a batch
+            lines.append(line.strip())
+        time.sleep(rng.uniform(0.0, 1.0))
+    finally:
+        writer.send_signal(signal.SIGKILL)
+    rest, errors = writer.communicate(timeout=60)
+    assert writer.returncode == -signal.SIGKILL, errors
+    return lines + rest.splitlines()
+
+
+def test_a_writer_killed_mid_batch_keeps_every_committed_batch_whole(tmp_path: Path) -> None:
+    # Killed at a random moment while batches are being written, the file holds only whole
+    # batches: every one the writer saw committed, and the one in flight either whole or not at all.
+    rng = np.random.default_rng()
+    for attempt in range(5):
+        path = tmp_path / f"crash-{attempt}.duckdb"
+        lines = kill_mid_batch(path, rng)
+        if lines[-1].startswith("begin"):  # the kill landed inside add_snapshots
+            break
+    assert lines[-1].startswith("begin"), lines[-3:]
+    committed = sum(line.startswith("end") for line in lines)
     with Store.open(path) as store:
-        assert store.snapshot_count() == 500
-        assert store.campaign("Spring ad").status == "live"
+        campaign = store.campaign("Spring ad")
+        assert campaign.status == "live"
+        offsets = store.snapshot_frame(campaign)["offset_ms"].to_numpy()
+    sizes = np.bincount(offsets // CRASH_BATCH)
+    assert len(offsets) % CRASH_BATCH == 0 and (sizes == CRASH_BATCH).all()  # every stored batch is whole
+    assert len(sizes) in (committed, committed + 1) and committed >= 1  # nothing committed was lost
 
 
 def test_cursors_of_finished_threads_are_released() -> None:
@@ -120,4 +150,4 @@ def test_cursors_of_finished_threads_are_released() -> None:
         for _ in range(25):
             run_threads([threading.Thread(target=store.load, args=(campaign,))])
         run_threads([threading.Thread(target=store.campaigns)])
-        assert len(store._cursors) <= 2  # the main thread's and the last thread's
+        assert store._db.open_cursors() <= 2  # the main thread's and the last thread's

@@ -90,8 +90,9 @@ def test_failed_migration_rolls_back_completely(tmp_path: Path, monkeypatch: pyt
         3, "broken", ("CREATE TABLE half_done (x INTEGER)", "SELECT * FROM no_such_table")
     )
     monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, broken))
-    with pytest.raises(duckdb.CatalogException, match="no_such_table"):
+    with pytest.raises(SchemaError, match=r"migration 3 \(broken\) failed and was rolled back: .*no_such_table") as err:
         Store.open(path)
+    assert isinstance(err.value.__cause__, duckdb.CatalogException)  # the driver's error, chained
     monkeypatch.undo()
     con = duckdb.connect(str(path), read_only=True)
     assert schema.current_version(con) == 2

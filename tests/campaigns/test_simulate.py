@@ -1,4 +1,4 @@
-"""Acceptance of issue 3: simulated truth is recovered by the report (120 vs 6 participants)."""
+"""Simulated truth is recovered by the report (120 vs 6 participants)."""
 
 from __future__ import annotations
 

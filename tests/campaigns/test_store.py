@@ -13,6 +13,7 @@ from campaigns.errors import (
     CampaignStateError,
     ConsentError,
     SchemaError,
+    StoreUnavailableError,
     UnknownCampaignError,
     UnknownParticipantError,
 )
@@ -99,7 +100,7 @@ def test_mark_participant_and_answers(store: Store, live) -> None:  # type: igno
 
 
 def test_participants_left_started_by_a_dead_session_are_abandoned(store: Store, live) -> None:  # type: ignore[no-untyped-def]
-    from campaigns.store_participants import STALE_AFTER
+    from campaigns.store import STALE_AFTER
 
     old, recent, done = (store.add_participant(live, "v1") for _ in range(3))
     store.add_snapshots([SnapshotRow(old.id, "A", 0, True, (0.8, 0.1, 0.1), "m")])
@@ -214,8 +215,9 @@ def test_closed_store_refuses_use(tmp_path: Path) -> None:
     store.create_campaign("used before closing")  # this thread now holds a cursor
     store.close()
     store.close()  # idempotent
-    with pytest.raises(CampaignError, match="closed"):
-        store.campaigns()
+    for call in (store.campaigns, store.compact, lambda: store.create_campaign("after closing")):
+        with pytest.raises(StoreUnavailableError, match="closed"):
+            call()
 
 
 def test_batches_from_arrays_and_frames_store_the_same(store: Store, live) -> None:  # type: ignore[no-untyped-def]

@@ -1,27 +1,22 @@
-"""Writes of participant data (mixed into :class:`campaigns.store.Store`).
+"""The participants repository: a participant's record, ratings and face crops, and their erasure.
 
-Participants, their snapshots, feedback and optional face crops: everything a
-participant session writes, plus the analyst's erasure. Each method is one
-serialised transaction of the store; a rejected input stores nothing.
+Everything a participant session writes except snapshots (:mod:`campaigns.store.snapshot_repo`),
+plus the analyst's erasure. Each write is one serialised transaction; a rejected input stores nothing.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from campaigns.errors import (
-    CampaignClosedError,
     CampaignError,
-    CampaignStateError,
     ConsentError,
     MediaError,
     RatingError,
@@ -31,13 +26,13 @@ from campaigns.errors import (
 )
 from campaigns.inputs import clean_answers, now, text, variant_name
 from campaigns.media import decode_image
-from campaigns.snapshots import SnapshotBatch, to_arrow, top_indices, validate_batch
-from campaigns.types import ORDERS, PARTICIPANT_STATUSES, Campaign, Participant, SnapshotRow
+from campaigns.store.database import Database
+from campaigns.store.lookups import CampaignRef, locked_campaign, require_live
+from campaigns.types import ORDERS, PARTICIPANT_STATUSES, Participant
 
 MAX_CROP_BYTES = 5 * 1024 * 1024
 #: A participant session takes minutes; one "started" this long ago died with its server process.
 STALE_AFTER = timedelta(minutes=30)
-SnapshotInput: TypeAlias = SnapshotBatch | pd.DataFrame | Sequence[SnapshotRow | Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -52,41 +47,15 @@ class _Owner:
     crop_consent: bool
 
 
-def _require_live(campaign_name: str, status: str, what: str) -> None:
-    if status != "live":
-        error = CampaignClosedError if status == "closed" else CampaignStateError
-        raise error(f"campaign {campaign_name!r} is {status} and accepts no {what}")
+class ParticipantRepo:
+    """Participants of the campaigns and what they send besides snapshots."""
 
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-class ParticipantWrites:
-    """Participant-side writes; relies on the Store's transaction helpers."""
-
-    if TYPE_CHECKING:  # provided by Store / ReadQueries; declared for the type checker only
-
-        def _write(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
-
-        def _locked_campaign(
-            self,
-            cur: duckdb.DuckDBPyConnection,
-            ref: Campaign | int | str,
-            allowed: tuple[str, ...] | None,
-            action: str,
-        ) -> Campaign: ...
-
-        def participant(self, participant_id: str) -> Participant: ...
-
-        def compact(self) -> bool: ...
-
-    # -- participants -----------------------------------------------------
-
-    def add_participant(
-        self,
-        campaign: Campaign | int | str,
-        consent_version: str,
-        *,
-        answers: Mapping[str, Any] | None = None,
-        order: str | None = None,
-        crop_consent: bool = False,
+    def add(
+        self, campaign: CampaignRef, consent_version: str, answers: Mapping[str, Any] | None, order: str | None,
+        crop_consent: bool,
     ) -> Participant:
         """Register a consenting participant of a live campaign.
 
@@ -105,8 +74,8 @@ class ParticipantWrites:
             raise ConsentError(f"crop_consent must be true or false, got {crop_consent!r}")
         clean = clean_answers(answers)
         participant_id = secrets.token_hex(8)
-        with self._write() as cur:
-            current = self._locked_campaign(cur, campaign, allowed=("live",), action="accept participants")
+        with self._db.write() as cur:
+            current = locked_campaign(cur, campaign, allowed=("live",), action="accept participants")
             seq, n_ab, n_ba = cur.execute(
                 """SELECT coalesce(max(seq), 0) + 1, count(*) FILTER (WHERE variant_order = 'AB' AND saw_ads),
                           count(*) FILTER (WHERE variant_order = 'BA' AND saw_ads)
@@ -130,29 +99,29 @@ class ParticipantWrites:
                     "INSERT INTO participant_answers VALUES (?, ?, ?)",
                     [[participant_id, q, a] for q, a in clean.items()],
                 )
-        return self.participant(participant_id)
+        return self.get(participant_id)
 
-    def mark_participant(self, participant_id: str, status: str) -> Participant:
+    def mark(self, participant_id: str, status: str) -> Participant:
         """Set a participant's status: started, complete or abandoned."""
         if status not in PARTICIPANT_STATUSES:
             raise CampaignError(
                 f"participant status must be one of {', '.join(PARTICIPANT_STATUSES)}, got {status!r}"
             )
-        with self._write() as cur:
+        with self._db.write() as cur:
             self._owner(cur, participant_id)
             cur.execute(
                 "UPDATE participants SET status = ?, updated_at = ? WHERE id = ?",
                 [status, now(), participant_id],
             )
-        return self.participant(participant_id)
+        return self.get(participant_id)
 
-    def abandon_stale_participants(self, idle: timedelta = STALE_AFTER) -> int:
+    def abandon_stale(self, idle: timedelta = STALE_AFTER) -> int:
         """Mark participants still "started" whose record has not changed for ``idle`` as abandoned;
         returns how many. Their session died with the server process that held it (a restart or
         crash mid-session): nobody will finish them, and progress should not count them as running.
         Their snapshots and ratings stay."""
         stamp = now()
-        with self._write() as cur:
+        with self._db.write() as cur:
             cur.execute(
                 "UPDATE participants SET status = 'abandoned', updated_at = ? "
                 "WHERE status = 'started' AND updated_at < ?",
@@ -161,15 +130,15 @@ class ParticipantWrites:
             row = cur.fetchone()
         return int(row[0]) if row else 0
 
-    def erase_participant(self, participant_id: str) -> dict[str, int]:
+    def erase(self, participant_id: str) -> dict[str, int]:
         """Delete every row of a participant (right to erasure); returns counts per table.
 
-        Then the database file is rewritten (:meth:`Store.compact`): DuckDB
+        Then the database file is rewritten (:meth:`Database.compact`): DuckDB
         leaves deleted rows' bytes, face crops included, in freed blocks of the
         file, where they would stay readable after the erasure.
         """
         counts: dict[str, int] = {}
-        with self._write() as cur:
+        with self._db.write() as cur:
             self._owner(cur, participant_id)
             for table, column in (
                 ("snapshots", "participant_id"),
@@ -184,7 +153,7 @@ class ParticipantWrites:
                 ).fetchall()
                 counts[table] = len(row)
         try:
-            self.compact()
+            self._db.compact()
         except CampaignError as exc:
             raise WipePendingError(f"participant {participant_id}'s rows were erased, but {exc}") from exc
         return counts
@@ -202,61 +171,35 @@ class ParticipantWrites:
             raise UnknownParticipantError(f"no participant with id {participant_id!r}")
         return _Owner(int(row[0]), row[1], row[2], int(row[3]), bool(row[4]), bool(row[5]))
 
-    # -- data from participants -------------------------------------------
-
-    def add_snapshots(self, snapshots: SnapshotInput) -> int:
-        """Append a batch of snapshots in one transaction; returns rows stored.
-
-        Accepts a SnapshotBatch, a DataFrame or a list of SnapshotRow/dicts.
-        The whole batch is rejected (nothing stored) if any row is invalid.
-        """
-        if isinstance(snapshots, SnapshotBatch):
-            batch = snapshots
-        elif isinstance(snapshots, pd.DataFrame):
-            batch = SnapshotBatch.from_frame(snapshots)
-        else:
-            batch = SnapshotBatch.from_rows(list(snapshots))
-        validate_batch(batch)
-        if len(batch) == 0:
-            return 0
-        ids = pd.unique(batch.participant_id)
-        with self._write() as cur:
-            found = cur.execute(
-                """SELECT p.id, c.id, c.status, c.labels, c.name FROM participants p
-                   JOIN campaigns c ON c.id = p.campaign_id WHERE p.id IN (SELECT unnest(?))""",
-                [list(ids)],
-            ).fetchall()
-            info = {r[0]: r for r in found}
-            unknown = [p for p in ids if p not in info]
-            if unknown:
-                raise UnknownParticipantError(
-                    f"snapshot batch names {len(unknown)} unknown participant(s), e.g. {unknown[0]!r}"
-                )
-            campaign_of = pd.Series({r[0]: r[1] for r in found})
-            campaign_ids = campaign_of.reindex(batch.participant_id).to_numpy(dtype=np.int32)
-            top_index, top_prob = top_indices(batch)
-            top_label = np.full(len(batch), None, dtype=object)
-            for cid, status, labels, name in {r[1]: r[1:] for r in found}.values():
-                _require_live(name, status, "snapshots")
-                rows = (campaign_ids == cid) & batch.face_found
-                if rows.any() and batch.width != len(labels):
-                    raise SnapshotError(
-                        f"snapshot probabilities have {batch.width} values but campaign {name!r} has "
-                        f"{len(labels)} labels ({', '.join(labels)})"
-                    )
-                top_label[rows] = np.asarray(labels, dtype=object)[top_index[rows]]
-            table = to_arrow(batch, campaign_ids, top_label, top_index, top_prob)
-            cur.register("incoming_snapshots", table)
-            try:
+    def get(self, participant_id: str) -> Participant:
+        """One participant with their segment answers."""
+        with self._db.read() as cur:
+            row = cur.execute(
+                """SELECT id, campaign_id, seq, consent_version, consented_at, variant_order, status, crop_consent
+                   FROM participants WHERE id = ?""",
+                [participant_id],
+            ).fetchone()
+            if row is None:
+                raise UnknownParticipantError(f"no participant with id {participant_id!r}")
+            answers = dict(
                 cur.execute(
-                    """INSERT INTO snapshots SELECT campaign_id, participant_id, variant, offset_ms,
-                           face_found, face_ratio, brightness, sharpness, probabilities, top_label, top_index,
-                           top_probability, model_id, ? FROM incoming_snapshots""",
-                    [now()],
-                )
-            finally:
-                cur.unregister("incoming_snapshots")
-        return len(batch)
+                    "SELECT question, answer FROM participant_answers WHERE participant_id = ? ORDER BY question",
+                    [participant_id],
+                ).fetchall()
+            )
+        return Participant(
+            id=row[0],
+            campaign_id=row[1],
+            seq=row[2],
+            consent_version=row[3],
+            consented_at=row[4],
+            order=row[5],
+            status=row[6],
+            crop_consent=bool(row[7]),
+            answers=answers,
+        )
+
+    # -- what a participant sends besides snapshots ---------------------------
 
     def add_feedback(
         self, participant_id: str, variant: str, rating: int, comment: str | None = None
@@ -265,9 +208,9 @@ class ParticipantWrites:
         variant = variant_name(variant)
         if comment is not None:
             comment = text(comment, "comment", 2000, allow_empty=True)
-        with self._write() as cur:
+        with self._db.write() as cur:
             owner = self._owner(cur, participant_id)
-            _require_live(owner.campaign_name, owner.status, "feedback")
+            require_live(owner.campaign_name, owner.status, "feedback")
             scale = owner.rating_scale
             if (
                 isinstance(rating, bool)
@@ -288,9 +231,9 @@ class ParticipantWrites:
         variant = variant_name(variant)
         if isinstance(offset_ms, bool) or not isinstance(offset_ms, int) or offset_ms < 0:
             raise SnapshotError(f"offset_ms must be a non-negative whole number, got {offset_ms!r}")
-        with self._write() as cur:
+        with self._db.write() as cur:
             owner = self._owner(cur, participant_id)
-            _require_live(owner.campaign_name, owner.status, "face crops")
+            require_live(owner.campaign_name, owner.status, "face crops")
             if not owner.keep_face_crops:
                 raise ConsentError(
                     f"campaign {owner.campaign_name!r} does not keep face crops; the crop was not stored"
@@ -306,3 +249,9 @@ class ParticipantWrites:
                 "INSERT INTO face_crops VALUES (?, ?, ?, ?, ?, ?)",
                 [owner.campaign_id, participant_id, variant, offset_ms, image, now()],
             )
+
+    def face_crop_count(self, participant_id: str) -> int:
+        """Number of kept face crops of a participant."""
+        with self._db.read() as cur:
+            row = cur.execute("SELECT count(*) FROM face_crops WHERE participant_id = ?", [participant_id]).fetchone()
+        return int(row[0]) if row else 0
