@@ -4,18 +4,32 @@
 may see: a participant link (``/?c=<token>``) opens the participate page and
 nothing else; staff see the login page until they sign in, then the campaigns,
 results and model pages. Streamlit's automatic ``pages/`` sidebar is never used.
+A setting the app cannot use (``app_config``) stops every page with its reason.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Literal
+
 import streamlit as st
 
-from app_runtime import install_run_cleanup
-from app_state import LOGGED_IN, TOKEN_PARAM, init_session
+from app_config import ConfigError
+from app_state import LOGGED_IN, TOKEN_PARAM, config, init_session
+from compat.streamlit_cleanup import install_run_cleanup
 
 install_run_cleanup()  # before this run ends: its clean-up is the first to be kept cheap
 st.set_page_config(page_title="Emotion A/B testing", page_icon=":bar_chart:", layout="wide")
+try:
+    config()
+except ConfigError as exc:
+    logging.getLogger(__name__).error("bad setting: %s", exc)
+    st.error(f"This app is not configured correctly and cannot be used right now. Please tell the "
+             f"organisers: {exc}")
+    st.stop()
 init_session()
+
+position: Literal["sidebar", "hidden"]
 
 if TOKEN_PARAM in st.query_params:
     pages = [st.Page("pages/participate.py", title="Take part", url_path="", default=True)]

@@ -1,15 +1,15 @@
-"""App-wide state: cached resources (one per server process) and the session-state keys.
+"""App-wide state: the settings, cached resources (one per server process) and the session-state keys.
 
 This module is the one owner of ``st.session_state`` keys and of the
 ``st.cache_resource`` objects every page shares: the DuckDB store, the shipped
-classifier and its card. Pages import from here; nothing runs at import time.
+classifier and its card. It hands out the app's settings (``config()``, read
+once by ``app_config``). Pages import from here; nothing runs at import time.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import streamlit as st
 # page can load the model.
 import streamlit_webrtc  # noqa: F401
 
+from app_config import PASSWORD_ENV, AppConfig, load_config
 from campaigns.simulate import SimulationConfig, simulate
 from campaigns.store import Store
 from emotion.card import ModelCard, ModelCardError
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 DEMO_NAME = "Demo campaign"
 #: Query parameter of the participant link: ``/?c=<campaign token>``.
 TOKEN_PARAM = "c"
-PASSWORD_ENV = "EMOTION_AB_PASSWORD"
 PASSWORD_FILE = "admin_password.txt"
 
 # Session-state keys: the only place they are spelled.
@@ -55,9 +55,14 @@ def init_session() -> None:
             st.session_state[key] = value.copy() if isinstance(value, dict) else value
 
 
+def config() -> AppConfig:
+    """The app's settings, read once per process (raises app_config.ConfigError for a bad setting)."""
+    return load_config()
+
+
 def data_dir() -> Path:
-    """The app's data folder: ``$EMOTION_AB_DATA`` or ``data/`` in the working directory."""
-    return Path(os.environ.get("EMOTION_AB_DATA", "data"))
+    """The app's data folder (``AppConfig.data_dir``: ``$EMOTION_AB_DATA`` or ``data/``)."""
+    return config().data_dir
 
 
 def store() -> Store:
@@ -104,7 +109,7 @@ def staff_password() -> str:
     and logged once, the way notebook servers hand out their first token, so a
     fresh install is never open to anyone who finds its address.
     """
-    configured = _configured_password()
+    configured = config().staff_password
     if configured is not None:
         return configured
     path = data_dir() / PASSWORD_FILE
@@ -119,22 +124,12 @@ def staff_password() -> str:
     return password
 
 
-def _configured_password() -> str | None:
-    """Secrets ``app_password``, else ``$EMOTION_AB_PASSWORD``; None when neither is set (or empty)."""
-    try:
-        configured = st.secrets.get("app_password")
-    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
-        configured = None
-    configured = configured or os.environ.get(PASSWORD_ENV)
-    return str(configured) if configured else None
-
-
 def password_is_generated() -> bool:
     """Whether the password in force is the generated one in ``admin_password.txt``.
 
     A configured password wins over a file left from an earlier start, so the file alone says nothing.
     """
-    return _configured_password() is None and (data_dir() / PASSWORD_FILE).is_file()
+    return config().staff_password is None and (data_dir() / PASSWORD_FILE).is_file()
 
 
 def check_password(candidate: str) -> bool:

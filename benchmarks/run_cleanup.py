@@ -5,7 +5,7 @@
 Streamlit ends every script run with ``keras.backend.clear_session()`` (Keras
 is imported with TensorFlow) and ``gc.collect(2)`` (``runner.postScriptGC``);
 the app replaces the first with a clean-up that skips Keras and switches the
-second off (``app_runtime``, ``.streamlit/config.toml``). Both are timed here
+second off (``compat.streamlit_cleanup``, ``.streamlit/config.toml``). Both are timed here
 in a process that holds what the app server holds (TensorFlow, the shipped
 classifier, OpenCV, the WebRTC stack), called in turn so a slow spell of the
 machine falls on both alike. The participate page's timers run the script
@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from app_runtime import clean_problem_modules, streamlit_clean_problem_modules
+from compat.streamlit_cleanup import clean_problem_modules, streamlit_clean_problem_modules
 
 
 def streamlit_cleanup() -> None:

@@ -5,7 +5,7 @@
   inference worker share (what is on screen, the camera-check verdicts).
 - ``frames``: the bounded frame queue between the frame callback and the worker.
 - ``worker``: the inference worker thread (classify, store in batches).
-- ``rtc``: WebRTC settings (ICE servers, constraints) and the camera component.
-- ``patches``: the two small patches of third-party WebRTC code, each opt-in.
+- ``rtc``: the camera component (constraints, ICE servers from the app's
+  settings) and the frame callback; its streamlit-webrtc fixes live in ``compat.webrtc``.
 - ``session``: one participant's flow, capture and store writes together.
 """

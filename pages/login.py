@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_state import (
-    LOGGED_IN,
-    PASSWORD_ENV,
-    PASSWORD_FILE,
-    check_password,
-    data_dir,
-    password_is_generated,
-    staff_password,
-)
+from app_config import PASSWORD_ENV, PASSWORD_SECRET
+from app_state import LOGGED_IN, PASSWORD_FILE, check_password, data_dir, password_is_generated, staff_password
 
 staff_password()  # generates and announces one on a fresh install
 st.title("Emotion A/B testing")
@@ -28,4 +21,4 @@ if submitted:
 if password_is_generated():
     st.info(f"No password is configured, so one was generated on first start: it is printed in the terminal "
             f"that runs the server and saved in `{data_dir() / PASSWORD_FILE}`. Set `{PASSWORD_ENV}` "
-            "(or `app_password` in Streamlit secrets) to choose your own.")
+            f"(or `{PASSWORD_SECRET}` in Streamlit secrets) to choose your own.")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_config import DATA_ENV, PASSWORD_ENV
 from tests.conftest import ROOT
 
 PASSWORD = "test-password"
@@ -15,9 +16,10 @@ PASSWORD = "test-password"
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh data folder and a known staff password for one test."""
-    monkeypatch.setenv("EMOTION_AB_DATA", str(tmp_path))
-    monkeypatch.setenv("EMOTION_AB_PASSWORD", PASSWORD)
+    """A fresh data folder and a known staff password for one test (the app reads its settings afresh in
+    every test: ``tests/conftest.py``)."""
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     monkeypatch.chdir(ROOT)
     return tmp_path
 

@@ -55,7 +55,7 @@ def jpeg(image: np.ndarray) -> bytes:
 
 def texts(app: AppTest, kind: str) -> list[str]:
     """The values of every element of ``kind`` (markdown, caption, error...)."""
-    return [str(e.value) for e in app.get(kind)]
+    return [str(getattr(e, "value", "")) for e in app.get(kind)]
 
 
 

@@ -71,3 +71,14 @@ def test_a_participant_link_never_shows_staff_pages(new_app: Callable[..., AppTe
     assert not app.exception, app.exception
     assert not app.text_input or app.text_input[0].label != "Password"
     assert not app.sidebar.button
+
+
+@pytest.mark.parametrize("query", [{}, {"c": "no-such-token"}])
+def test_a_bad_setting_stops_every_page_with_its_reason(new_app: Callable[..., AppTest],
+                                                        monkeypatch: pytest.MonkeyPatch, query: dict[str, str]) -> None:
+    monkeypatch.setenv("EMOTION_AB_PUBLIC_URL", "ads.example.org")
+    app = new_app(**query)
+    app.run()
+    assert not app.exception, app.exception
+    assert "EMOTION_AB_PUBLIC_URL must be an http:// or https:// address" in app.error[0].value
+    assert not app.text_input and not app.sidebar.button

@@ -1,10 +1,16 @@
-"""Fixtures of the real-browser tests: a loopback-only network, the app server, Chromium sessions."""
+"""Fixtures of the real-browser tests: a loopback-only network, the app server, Chromium sessions.
+
+Where the browser tests cannot run (not root, no Chromium, no network
+namespace) they skip with the reason; under ``CI=true`` that fails the run
+instead, so a CI machine never passes without them.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -18,17 +24,24 @@ from tests.e2e.harness import (
 )
 
 
+def cannot_run(reason: str) -> NoReturn:
+    """Skip this browser test with ``reason``; fail it under CI=true, where the browser tests must run."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"browser test cannot run under CI=true: {reason}", pytrace=False)
+    pytest.skip(f"browser tests skipped: {reason}")
+
+
 @pytest.fixture
 def loopback() -> Iterator[None]:
     """This test's thread (and everything it starts) in a network namespace with only 127.0.0.1."""
     reason = unavailable_reason()
     if reason:
-        pytest.skip(f"browser tests skipped: {reason}")
+        cannot_run(reason)
     try:
         namespace = loopback_namespace()
         namespace.__enter__()
     except OSError as exc:
-        pytest.skip(f"browser tests skipped: cannot create a network namespace ({exc})")
+        cannot_run(f"cannot create a network namespace ({exc})")
     try:
         yield
     finally:

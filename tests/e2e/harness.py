@@ -1,9 +1,9 @@
 """Real-browser test harness: a loopback-only network, a fake camera, the app server, Chromium.
 
-Follows docs/E2E.md: the server, chromedriver and Chromium all run inside a
-network namespace that has only ``lo`` (nothing can leave the machine), the
-app offers a 127.0.0.1 ICE candidate (EMOTION_AB_LOOPBACK_ICE=1) and Chromium
-streams a .y4m file as its camera.
+The server, chromedriver and Chromium all run inside a network namespace
+that has only ``lo`` (nothing can leave the machine), the server offers a
+127.0.0.1 ICE candidate (``tests/e2e/serve.py`` installs the test-only patch
+of ``loopback_ice``) and Chromium streams a .y4m file as its camera.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ def loopback_namespace() -> Iterator[None]:
 
 # -- the fake camera ---------------------------------------------------------
 
-# 640x480 (not the 320x240 of docs/E2E.md): under load Chromium scales a stream down, and a face must
-# still be found in the smaller picture. 15 frames a second, as the app asks: runs at 5 a second stored
+# 640x480, not smaller: under load Chromium scales a stream down, and a face must still be found in the
+# smaller picture. 15 frames a second, as the app asks: runs at 5 a second stored
 # many snapshots with no face found, and one camera check never passed (cause not established).
 WIDTH, HEIGHT, FPS = 640, 480, 15
 HEADER = f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{FPS}:1 Ip A1:1 C420jpeg\n".encode()
@@ -131,22 +131,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# ``streamlit run`` with the WebRTC and capture loggers at INFO in the server log (read when a test fails).
-SERVE = """
-import logging, sys
-logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-for name in ("streamlit_webrtc", "capture"):
-    logging.getLogger(name).setLevel(logging.INFO)
-logging.getLogger("streamlit_webrtc.component").setLevel(logging.DEBUG)
-logging.getLogger("capture.worker").setLevel(logging.DEBUG)  # each camera check's verdict and frame size
-from streamlit.web.cli import main
-sys.argv[0] = "streamlit"
-sys.exit(main())
-"""
-
-
 class AppServer:
-    """``streamlit run app.py`` on 127.0.0.1 over a data folder, as the product runs."""
+    """``streamlit run app.py`` on 127.0.0.1 over a data folder, as the product runs (through ``serve``)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -157,11 +143,12 @@ class AppServer:
 
     def start(self, timeout: float = 90.0) -> AppServer:
         env = {**os.environ, "EMOTION_AB_DATA": str(self.data_dir), "EMOTION_AB_PASSWORD": PASSWORD,
-               "EMOTION_AB_LOOPBACK_ICE": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-        env.pop("EMOTION_AB_ICE_SERVERS", None)
+               "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+        for name in ("EMOTION_AB_ICE_SERVERS", "EMOTION_AB_PUBLIC_URL"):
+            env.pop(name, None)
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-c", SERVE, "run", "app.py", "--server.headless", "true",
+                [sys.executable, "-m", "tests.e2e.serve", "run", "app.py", "--server.headless", "true",
                  "--server.address", "127.0.0.1", "--server.port", str(self.port),
                  "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

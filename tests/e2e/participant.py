@@ -228,6 +228,14 @@ class ParticipantBrowser:
                     return  # pictures arrive, the check is just slow: carry on waiting for the ad
                 self.reloads += 1
 
+    def _ad_or_missed(self, missed_sign: str) -> Callable[[], str | None]:
+        """A condition: the ad on screen, MISSED once ``missed_sign`` (that ad's rating step) shows."""
+
+        def look() -> str | None:
+            return self.ad_on_screen() or (MISSED if missed_sign in self.text() else None)
+
+        return look
+
     def _take_part(self, react: Callable[[str], str | None], ratings: dict[str, int]) -> str:
         self.start_session()
         for _ in range(2):
@@ -237,9 +245,7 @@ class ParticipantBrowser:
             # Only this ad's own rating step counts as a sign that it was missed (right after the
             # previous rating, that form can still be on screen while the page re-renders).
             position = len(self.ads_seen) + 1
-            missed_sign = f"Your view of ad {position}"
-            ad = self.wait(lambda sign=missed_sign: self.ad_on_screen() or (sign in self.text() and MISSED),
-                           f"ad {position}")
+            ad = self.wait(self._ad_or_missed(f"Your view of ad {position}"), f"ad {position}")
             if ad != MISSED:
                 self.camera.show(react(ad))
             self.ads_seen.append(ad)
@@ -248,6 +254,8 @@ class ParticipantBrowser:
         wait_for(lambda: "Thank you!" in self.text(), STEP_TIMEOUT_S, "the thank-you page")
         from selenium.webdriver.common.by import By
 
-        code = wait_for(lambda: self.driver.find_element(By.XPATH, "//p[contains(., 'participant code')]//code"),
-                        STEP_TIMEOUT_S, "the participant code")
-        return str(code.text)
+        # The text, not just the element: an element found while the page re-renders can read as empty.
+        code = wait_for(lambda: self.driver.find_element(
+            By.XPATH, "//p[contains(., 'participant code')]//code").text.strip(),
+            STEP_TIMEOUT_S, "the participant code")
+        return str(code)

@@ -1,8 +1,6 @@
-"""Three small patches of third-party WebRTC code, installed once, each undoing one known failure.
+"""Two fixes of streamlit-webrtc's camera bookkeeping, each undoing one failure seen in the browser tests.
 
-``wrap_once`` installs each wrapper (and ``app_runtime``'s patch of Streamlit).
-
-1. ``install_start_race_fix``: a start-up race in streamlit-webrtc 0.79.0.
+1. ``install_start_race_fix``: a start-up race.
    ``component._get_or_create_context`` treats a context as "orphaned" (and
    tears its stream down) when Streamlit's script-run counter moved by more
    than one since the component last rendered. That check is meant for
@@ -14,17 +12,19 @@
    starts. The participant page renders its one camera component in every
    run of the flow and never navigates away, so the check has nothing to
    catch there: the patch clears the context's last-rendered run count
-   before the original function runs, which skips it. Remove this patch
-   when streamlit-webrtc fixes the race (see docs E2E.md, section 3).
+   before the original function runs, which skips it.
+   Upstream: the check came with pull request whitphx/streamlit-webrtc#2478
+   (for issue #2475, a worker surviving page navigation); no issue about
+   the race itself was found. Remove the patch when streamlit-webrtc fixes
+   the race.
 
-2. ``install_restart_fix``: streamlit-webrtc 0.79.0 loses track of a
-   browser that stops its camera connection and starts a new one quickly (the
-   page's own reconnect from the first ad on, or a participant pressing Stop
-   and Start). Streamlit delivers only the latest component value, so the
-   server can miss the "stopped" value in between and see only the new
-   offer. Its bookkeeping then goes wrong in three ways, each seen in the
-   three-browser test's server log (one browser got no picture for three
-   minutes):
+2. ``install_restart_fix``: streamlit-webrtc loses track of a browser that
+   stops its camera connection and starts a new one quickly (the page's own
+   reconnect from the first ad on, or a participant pressing Stop and
+   Start). Streamlit delivers only the latest component value, so the server
+   can miss the "stopped" value in between and see only the new offer. Its
+   bookkeeping then goes wrong in three ways, each seen in the three-browser
+   test's server log (one browser got no picture for three minutes):
 
    a. a worker for the old offer is still there, so the new offer is never
       answered and the browser waits for an answer that never comes;
@@ -39,46 +39,31 @@
    The patch remembers which offer the context's worker answers: a different
    offer resets the context first (a), an offer already answered by a worker
    that has gone is not answered again (b), and a context whose browser
-   shows an offer counts as signalling (c). Remove it with the start-race
-   patch when streamlit-webrtc fixes these.
-
-3. ``install_loopback_ice``: aioice (under aiortc) never offers 127.0.0.1 as
-   an ICE candidate, so inside a loopback-only network (the end-to-end
-   tests) the server has no candidate and the video stays black. Opt-in
-   only (``EMOTION_AB_LOOPBACK_ICE=1``): real deployments must not offer it.
+   shows an offer counts as signalling (c).
+   Upstream: no issue about a missed stop was found; the related pull
+   requests whitphx/streamlit-webrtc#2529 and #2540 (resetting a context
+   whose browser is idle) are in 0.79.0 and do not cover it, because the
+   server never sees the browser idle. Remove the patch with the first one when
+   streamlit-webrtc handles a new offer on a live context.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from typing import Any
+
+from compat import Function, wrap_once, wrapped
 
 log = logging.getLogger(__name__)
 
-_MARK = "_emotion_ab_patch"
-_lock = threading.Lock()
-
-Function = Callable[..., Any]
+#: The versions these patches were written for (``tests/compat`` checks the installed and pinned ones).
+WRITTEN_FOR = {"streamlit-webrtc": "0.79.0"}
 
 
-def wrap_once(owner: Any, name: str, make: Callable[[Function], Function]) -> None:
-    """Replace ``owner.<name>`` with ``make(original)``, marked as ours, unless ours is already there
-    (idempotent and thread-safe); the original stays reachable as the wrapper's ``__wrapped__``."""
-    with _lock:
-        original = getattr(owner, name)
-        if getattr(original, _MARK, False):
-            return
-        wrapper = make(original)
-        setattr(wrapper, _MARK, True)
-        wrapper.__wrapped__ = original  # type: ignore[attr-defined]
-        setattr(owner, name, wrapper)
-
-
-def wrapped(owner: Any, name: str) -> bool:
-    """Whether ``owner.<name>`` is a wrapper installed by ``wrap_once``."""
-    return bool(getattr(getattr(owner, name), _MARK, False))
+def install_camera_fixes() -> None:
+    """Install both fixes (idempotent); the camera component calls this before every render."""
+    install_start_race_fix()
+    install_restart_fix()
 
 
 def install_start_race_fix() -> None:
@@ -144,17 +129,3 @@ def restart_fix_installed() -> bool:
     from streamlit_webrtc import component
 
     return wrapped(component, "_handle_worker_lifecycle")
-
-
-def loopback_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    """The host addresses aioice gathers candidates from, limited to loopback."""
-    return ["127.0.0.1"] if use_ipv4 else []
-
-
-def install_loopback_ice() -> None:
-    """Make aioice offer 127.0.0.1 (and nothing else) as its host candidate (idempotent)."""
-    from aioice import ice
-
-    with _lock:
-        if ice.get_host_addresses is not loopback_host_addresses:
-            ice.get_host_addresses = loopback_host_addresses

@@ -1,7 +1,8 @@
-"""The Streamlit server's per-run housekeeping, kept cheap: it runs after every script run.
+"""Streamlit's after-run clean-up, kept cheap: it runs after every script run.
 
-Streamlit ends every script run (a full page run or a 0.5 s fragment timer
-of the participate page) with two clean-ups meant for notebooks-turned-apps:
+Why: Streamlit ends every script run (a full page run or a 0.5 s fragment
+timer of the participate page) with two clean-ups meant for
+notebooks-turned-apps:
 
 - ``gc.collect(2)`` (``runner.postScriptGC``), switched off in
   ``.streamlit/config.toml``;
@@ -10,14 +11,19 @@ of the participate page) with two clean-ups meant for notebooks-turned-apps:
   and resets Keras' global state.
 
 With TensorFlow, OpenCV and Streamlit loaded (about 440,000 Python objects)
-each of these takes about 0.2 s here, holding the GIL: three participants'
-timers (6 runs a second) asked for more than the server had, and the WebRTC
-event loop, which answers the browsers' connectivity checks, starved -
-browsers dropped their camera connections, and pages lagged by seconds. This
-app builds no Keras model per run (the classifier is one cached resource), so
-there is nothing for ``clear_session`` to clean: ``install_run_cleanup``
-keeps the rest of Streamlit's clean-up (closing matplotlib figures) and skips
-Keras. Remove it if Streamlit makes that clean-up optional.
+each of these takes about 0.2 s, holding the GIL: three participants' timers
+(6 runs a second) asked for more than the server had, and the WebRTC event
+loop, which answers the browsers' connectivity checks, starved - browsers
+dropped their camera connections, and pages lagged by seconds
+(``python -m benchmarks.run_cleanup`` measures both). This app builds no
+Keras model per run (the classifier is one cached resource), so there is
+nothing for ``clear_session`` to clean: ``install_run_cleanup`` replaces
+``streamlit.runtime.scriptrunner.script_runner._clean_problem_modules`` with
+``clean_problem_modules``, which keeps the rest of Streamlit's clean-up
+(closing matplotlib figures) and skips Keras.
+
+Upstream: no Streamlit issue asking to make the Keras reset optional was
+found. Remove the patch if Streamlit makes that clean-up optional.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from capture.patches import wrap_once, wrapped
+from compat import wrap_once, wrapped
+
+#: The versions this patch was written for (``tests/compat`` checks the installed and pinned ones).
+WRITTEN_FOR = {"streamlit": "1.67.0"}
 
 
 def clean_problem_modules() -> None:
@@ -36,7 +45,7 @@ def clean_problem_modules() -> None:
 
 
 def install_run_cleanup() -> None:
-    """Replace ``streamlit``'s ``_clean_problem_modules`` with ``clean_problem_modules`` (idempotent)."""
+    """Replace Streamlit's ``_clean_problem_modules`` with ``clean_problem_modules`` (idempotent)."""
     from streamlit.runtime.scriptrunner import script_runner
 
     def make(original: Callable[..., object]) -> Callable[[], None]:

@@ -1,25 +1,23 @@
-"""The three WebRTC patches: the streamlit-webrtc 0.79.0 start-up race and quick restarts, and loopback ICE
-candidates."""
+"""The two streamlit-webrtc fixes: the start-up race and quick restarts, each shown failing without its fix."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+from collections.abc import Iterator
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import streamlit as st
-from aioice import Connection, ice
 from streamlit_webrtc import component
 from streamlit_webrtc.component import WebRtcStreamerContext, WebRtcStreamerState
 
-from capture.patches import (
+from compat import MARK
+from compat.webrtc import (
     ANSWERED_OFFER,
-    install_loopback_ice,
+    install_camera_fixes,
     install_restart_fix,
     install_start_race_fix,
-    loopback_host_addresses,
     restart_fix_installed,
     start_race_fix_installed,
 )
@@ -48,24 +46,28 @@ def live_context(rendered_at_run: int) -> tuple[WebRtcStreamerContext[Any, Any],
     return context, worker
 
 
+def unpatched(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Start the test with streamlit-webrtc's own ``component.<name>``; whatever was there is put back after."""
+    current = getattr(component, name)
+    monkeypatch.setattr(component, name, getattr(current, "__wrapped__", current))
+
+
 @pytest.fixture
-def run_counter(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+def run_counter(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
     """Streamlit's per-session script-run counter, which streamlit-webrtc reads (a bare process has none)."""
     session = SimpleNamespace(script_run_count=0)
     monkeypatch.setattr(component, "get_this_session_info", lambda: session)
-    # Put the original function back after the test, whatever the test installs.
-    monkeypatch.setattr(component, "_get_or_create_context", component._get_or_create_context)
+    unpatched(monkeypatch, "_get_or_create_context")
     yield session
     st.session_state.pop(KEY, None)
 
 
 def test_without_the_fix_a_counter_jump_of_two_tears_a_live_stream_down(run_counter: SimpleNamespace) -> None:
     """The race: START's burst of reruns moves the counter by two between two renders of the component."""
-    original = getattr(component._get_or_create_context, "__wrapped__", component._get_or_create_context)
     context, worker = live_context(rendered_at_run=5)
     st.session_state[KEY] = context
     run_counter.script_run_count = 7
-    assert original(KEY) is context
+    assert component._get_or_create_context(KEY) is context
     assert worker.stopped and not context.state.playing  # "resetting stale state": the stream is gone
 
 
@@ -73,7 +75,7 @@ def test_with_the_fix_the_same_jump_keeps_the_stream(run_counter: SimpleNamespac
     install_start_race_fix()
     install_start_race_fix()  # idempotent: one wrapper, not two
     assert start_race_fix_installed()
-    assert not getattr(component._get_or_create_context.__wrapped__, "_emotion_ab_patch", False)  # type: ignore[attr-defined]
+    assert not getattr(component._get_or_create_context.__wrapped__, MARK, False)  # type: ignore[attr-defined]
     context, worker = live_context(rendered_at_run=5)
     st.session_state[KEY] = context
     run_counter.script_run_count = 7
@@ -86,24 +88,6 @@ def test_the_fix_still_creates_a_context_on_first_render(run_counter: SimpleName
     install_start_race_fix()
     created = component._get_or_create_context(KEY)
     assert type(created).__name__ == "WebRtcStreamerContext" and st.session_state[KEY] is created
-
-
-def test_loopback_ice_offers_a_127_0_0_1_host_candidate(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ice, "get_host_addresses", ice.get_host_addresses)  # restored after the test
-    assert "127.0.0.1" not in ice.get_host_addresses(use_ipv4=True, use_ipv6=False)  # aioice skips loopback
-    install_loopback_ice()
-    assert ice.get_host_addresses is loopback_host_addresses
-    assert loopback_host_addresses(use_ipv4=True, use_ipv6=True) == ["127.0.0.1"]
-
-    async def gather() -> list[str]:
-        connection = Connection(ice_controlling=True, components=1, use_ipv6=False)
-        try:
-            await connection.gather_candidates()
-            return [c.host for c in connection.local_candidates]
-        finally:
-            await connection.close()
-
-    assert asyncio.run(gather()) == ["127.0.0.1"]
 
 
 # -- the restart fix ----------------------------------------------------------------------------
@@ -136,8 +120,7 @@ class OfferWorker:
 def lifecycle(monkeypatch: pytest.MonkeyPatch) -> Any:
     """One script run's worker reconciliation: returns whether the run asked for a rerun."""
     monkeypatch.setattr(component, "rerun", lambda: (_ for _ in ()).throw(RerunRequestedError()))
-    # Put the original function back after the test, whatever the test installs.
-    monkeypatch.setattr(component, "_handle_worker_lifecycle", component._handle_worker_lifecycle)
+    unpatched(monkeypatch, "_handle_worker_lifecycle")
     OfferWorker.made = []
 
     def run(context: WebRtcStreamerContext[Any, Any], offer: str | None) -> bool:
@@ -145,12 +128,19 @@ def lifecycle(monkeypatch: pytest.MonkeyPatch) -> Any:
             context._is_sdp_answer_sent = True
         try:
             component._handle_worker_lifecycle(context, KEY, {"sdp": offer, "type": "offer"} if offer else None,
-                                               make_worker=OfferWorker)
+                                               make_worker=cast(Any, OfferWorker))
         except RerunRequestedError:
             return True
         return False
 
     return run
+
+
+def worker_of(context: WebRtcStreamerContext[Any, Any]) -> OfferWorker:
+    """The context's worker, one of this module's stand-ins."""
+    worker = context._get_worker()
+    assert isinstance(worker, OfferWorker), worker
+    return worker
 
 
 def signalling(context: WebRtcStreamerContext[Any, Any]) -> None:
@@ -178,14 +168,14 @@ def test_the_normal_start_and_stop_are_unchanged(lifecycle: Any) -> None:
     install_restart_fix()  # idempotent
     assert restart_fix_installed()
     context = playing_context(lifecycle)
-    first = context._get_worker()
+    first = worker_of(context)
     assert answered(context) == "answer to X" and getattr(context, ANSWERED_OFFER) == "X"
     context._set_state(WebRtcStreamerState(playing=False, signalling=False))  # the browser stopped
     assert lifecycle(context, None)  # reset, rerun to clear the answer
     assert first.stopped and context._get_worker() is None and answered(context) is None
     signalling(context)  # Start again: a new offer
     assert lifecycle(context, "Y")
-    assert answered(context) == "answer to Y" and context._get_worker().offer == "Y"
+    assert answered(context) == "answer to Y" and worker_of(context).offer == "Y"
 
 
 def test_without_the_fix_a_quick_restart_is_never_answered(lifecycle: Any) -> None:
@@ -193,16 +183,16 @@ def test_without_the_fix_a_quick_restart_is_never_answered(lifecycle: Any) -> No
     signalling(context)  # the browser stopped and sent offer Y; the server only saw Y
     for _ in range(3):
         assert not lifecycle(context, "Y")
-    assert context._get_worker().offer == "X" and answered(context) == "answer to X"  # Y waits for ever
+    assert worker_of(context).offer == "X" and answered(context) == "answer to X"  # Y waits for ever
 
 
 def test_with_the_fix_a_quick_restart_gets_its_answer(lifecycle: Any) -> None:
     install_restart_fix()
     context = playing_context(lifecycle)
-    old = context._get_worker()
+    old = worker_of(context)
     signalling(context)
     assert lifecycle(context, "Y")  # the old connection is torn down, the new offer answered
-    assert old.stopped and context._get_worker().offer == "Y" and answered(context) == "answer to Y"
+    assert old.stopped and worker_of(context).offer == "Y" and answered(context) == "answer to Y"
     assert not lifecycle(context, "Y") and len(OfferWorker.made) == 2  # and only once
 
 
@@ -242,4 +232,10 @@ def test_an_offer_whose_worker_is_gone_is_not_answered_twice(lifecycle: Any) -> 
     assert len(OfferWorker.made) == 1 and context._get_worker() is None
     signalling(context)
     assert lifecycle(context, "Y")  # a new offer still is
-    assert context._get_worker().offer == "Y" and answered(context) == "answer to Y"
+    assert worker_of(context).offer == "Y" and answered(context) == "answer to Y"
+
+
+def test_the_camera_installs_both_fixes(run_counter: SimpleNamespace, lifecycle: Any) -> None:
+    install_camera_fixes()
+    install_camera_fixes()  # idempotent
+    assert start_race_fix_installed() and restart_fix_installed()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 
 import keras
 import matplotlib
@@ -12,7 +13,8 @@ import pytest
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
-from app_runtime import install_run_cleanup, run_cleanup_installed, streamlit_clean_problem_modules
+from compat import MARK
+from compat.streamlit_cleanup import install_run_cleanup, run_cleanup_installed, streamlit_clean_problem_modules
 from tests.conftest import ROOT
 
 matplotlib.use("Agg")
@@ -21,11 +23,12 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless back
 
 @pytest.fixture
 def keras_resets(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
-    """Records calls of ``keras.backend.clear_session`` (instead of running it), and puts Streamlit's
-    clean-up back after the test."""
+    """Records calls of ``keras.backend.clear_session`` (instead of running it); the test starts with
+    Streamlit's own clean-up (an earlier test's app run installed ours), and whatever was there is put
+    back after it."""
     calls: list[bool] = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(True))
-    monkeypatch.setattr(script_runner, "_clean_problem_modules", script_runner._clean_problem_modules)
+    monkeypatch.setattr(script_runner, "_clean_problem_modules", streamlit_clean_problem_modules())
     yield calls
 
 
@@ -39,13 +42,14 @@ def test_the_app_cleanup_skips_keras_and_still_closes_figures(keras_resets: list
     install_run_cleanup()
     install_run_cleanup()  # idempotent: one wrapper, not two
     assert run_cleanup_installed()
-    assert not hasattr(script_runner._clean_problem_modules.__wrapped__, "_emotion_ab_patch")  # type: ignore[attr-defined]
+    assert not hasattr(script_runner._clean_problem_modules.__wrapped__, MARK)  # type: ignore[attr-defined]
     plt.figure()
     script_runner._clean_problem_modules()
     assert keras_resets == [] and plt.get_fignums() == []
 
 
-def test_a_run_of_the_app_installs_it(keras_resets: list[bool], monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_a_run_of_the_app_installs_it(keras_resets: list[bool], monkeypatch: pytest.MonkeyPatch,
+                                      tmp_path: Path) -> None:
     monkeypatch.setenv("EMOTION_AB_DATA", str(tmp_path))
     monkeypatch.chdir(ROOT)
     assert not run_cleanup_installed()
