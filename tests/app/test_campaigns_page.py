@@ -189,5 +189,6 @@ def test_copy_names_and_participant_links() -> None:
     link = links.participant_link("https://x.org/", "a-b_c")
     assert link == "https://x.org/?c=a-b_c"
     image = cv2.imdecode(np.frombuffer(links.qr_png(link), np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
     decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
     assert decoded == link

@@ -77,6 +77,7 @@ def test_a_segment_filter_restricts_the_participants(new_app: Callable[..., AppT
     segment_box.set_value(question).run()
     answer_box = next(s for s in app.selectbox if s.label.startswith("Answer to"))
     answer = answer_box.value
+    assert answer is not None
     data = segment(app_store().load(DEMO_NAME), question, answer)
     expected = analyze(data)
     caption = texts(app, "caption")[0]

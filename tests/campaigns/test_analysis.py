@@ -14,6 +14,7 @@ Ratings: P1 A=4 (F=.5) B=2 (F=-.5); P2 A=5 (F=1) B=1 (F=-1).
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ H, S, N = (0.7, 0.2, 0.1), (0.1, 0.8, 0.1), (0.2, 0.1, 0.7)
 
 def hand_campaign(store: Store, name: str = "Spring ad", **settings: object):  # type: ignore[no-untyped-def]
     """The hand-computed campaign of the module docstring; ``settings`` override its own."""
-    campaign = make_live(store, name, **{"min_participants": 2, **settings})
+    campaign = make_live(store, name, **cast("dict[str, Any]", {"min_participants": 2, **settings}))
     p1 = store.add_participant(campaign, "v1", answers={"age": "18-24"})
     p2 = store.add_participant(campaign, "v1", answers={"age": "25-34"})
     assert (p1.order, p2.order) == ("AB", "BA")

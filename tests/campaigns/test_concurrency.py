@@ -110,7 +110,7 @@ def kill_mid_batch(path: Path, rng: np.random.Generator) -> list[str]:
                               stderr=subprocess.PIPE, text=True)
     assert writer.stdout is not None
     try:
-        lines = []
+        lines: list[str] = []
         while not lines or lines[-1] != "end 0":
             line = writer.stdout.readline()
             assert line, writer.communicate(timeout=60)[1]  # it died before committing a batch

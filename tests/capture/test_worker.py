@@ -125,12 +125,17 @@ def test_face_crops_are_kept_only_with_the_campaign_setting_and_the_extra_consen
         session.ensure_worker(db, classifier)
         session.holder.show("A", 0.1, at=session.holder.clock())
         session.on_frame(video_frame(HAPPY))
-        wait_until(lambda s=session: s.holder.status().snapshots_taken == 1)
+        def one_snapshot(s: ParticipantSession = session) -> bool:
+            return s.holder.status().snapshots_taken == 1
+
+        wait_until(one_snapshot)
         session.holder.finish()
         assert session.worker is not None
         session.worker.stop()
-        counts[consent] = db._cursor().execute("SELECT count(*) FROM face_crops WHERE participant_id = ?",
-                                               [session.participant_id]).fetchone()[0]
+        row = db._cursor().execute("SELECT count(*) FROM face_crops WHERE participant_id = ?",
+                                   [session.participant_id]).fetchone()
+        assert row is not None
+        counts[consent] = row[0]
     assert counts == {True: 1, False: 0}
 
 
@@ -142,7 +147,10 @@ def pass_camera_check(session: ParticipantSession, clock: ManualClock) -> None:
         clock.advance(0.5)
         checks = session.holder.status().checks
         session.on_frame(video_frame(HAPPY))
-        wait_until(lambda c=checks: session.holder.status().checks > c)
+        def one_more_check(c: int = checks) -> bool:
+            return session.holder.status().checks > c
+
+        wait_until(one_more_check)
     raise AssertionError(f"the camera check did not pass: {session.holder.status()}")
 
 
@@ -296,8 +304,9 @@ def test_a_participant_who_withdraws_mid_ad_is_erased_and_capture_stops(
     session.ensure_worker(db, classifier)  # a later run of the page starts nothing
     assert not session.worker.is_alive() and session.holder.status().snapshots_taken == counts["snapshots"]
     for table, column in (("participants", "id"), ("snapshots", "participant_id"), ("feedback", "participant_id")):
-        assert db._cursor().execute(f"SELECT count(*) FROM {table} WHERE {column} = ?",  # noqa: S608
-                                    [pid]).fetchone()[0] == 0
+        row = db._cursor().execute(f"SELECT count(*) FROM {table} WHERE {column} = ?",  # noqa: S608
+                                   [pid]).fetchone()
+        assert row is not None and row[0] == 0
     assert session.erase_again(db) == {}  # erasing twice is harmless
     assert db._cursor().execute("SELECT comment FROM feedback WHERE participant_id = ?",
                                 [stays.participant_id]).fetchall() == [("stays",)]

@@ -21,6 +21,13 @@ def face(name: str) -> np.ndarray:
     return image
 
 
+def read_grey(path: Path) -> np.ndarray:
+    """A fixture image read as greyscale (``cv2.imread`` gives None for a missing or unreadable file)."""
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    assert image is not None, f"cannot read {path}"
+    return image
+
+
 def all_faces() -> list[tuple[str, Path]]:
     return [(p.parent.name, p) for p in sorted(FER_FACES.glob("*/*.png"))]
 

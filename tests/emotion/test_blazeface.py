@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import pytest
@@ -70,7 +71,7 @@ def test_the_detector_falls_back_when_the_cascade_finds_nothing() -> None:
     grey = to_grey(frame_with_face(face(f"{all_faces()[0][1].parent.name}/{all_faces()[0][1].name}")))
     # A cascade that needs 200 overlapping hits finds no face here; the fallback does, and
     # reframes its box to the square FER2013 framing around the 220 px face in the middle.
-    blind = dict(min_neighbors=200)
+    blind: dict[str, Any] = dict(min_neighbors=200)
     assert FaceDetector(**blind, fallback_min_score=None).detect(grey) == []
     boxes = FaceDetector(**blind, fallback_min_score=0.2).detect(grey)
     assert boxes, "the fallback found no face"

@@ -88,6 +88,7 @@ def test_detects_most_fixture_faces_at_webcam_size(detector: FaceDetector) -> No
     found = 0
     for _, path in faces:
         image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        assert image is not None
         boxes = detector.detect(frame_with_face(image, channels=1))
         if boxes:
             found += 1

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 from tests.conftest import FER_FACES
+from tests.emotion.helpers import read_grey
 from training.augment import AugmentConfig, FaceBatches, augment_batch
 from training.data import FaceDataset
 
@@ -14,7 +14,7 @@ from training.data import FaceDataset
 def fixture_faces() -> FaceDataset:
     files = sorted(FER_FACES.glob("*/*.png"))
     names = tuple(sorted({f.parent.name for f in files}))
-    images = np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files])
+    images = np.stack([read_grey(f) for f in files])
     labels = np.array([names.index(f.parent.name) for f in files])
     return FaceDataset(images, labels, names, "fixtures")
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-from tests.emotion.helpers import all_faces
+from tests.emotion.helpers import all_faces, read_grey
 from tests.training.test_data import write_csv
 from training.data import FER2013_LABELS, load_fer2013
 from training.fer_pack import main, pack, unpack
@@ -16,7 +15,7 @@ from training.fer_pack import main, pack, unpack
 
 def test_pack_then_unpack_gives_the_same_training_splits_and_no_private_test(tmp_path: Path) -> None:
     splits = ("Training", "PublicTest", "PrivateTest")
-    rows = [(FER2013_LABELS.index(label), cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), splits[i % 3])
+    rows = [(FER2013_LABELS.index(label), read_grey(path), splits[i % 3])
             for i, (label, path) in enumerate(all_faces())]
     source = write_csv(tmp_path / "fer.csv.gz", rows, gz=True)
     packed = pack(source, tmp_path / "gpu" / "fer.xz")

@@ -8,11 +8,9 @@ import sys
 import tarfile
 from pathlib import Path
 
-import cv2
-
 from emotion.card import ModelCard
 from tests.conftest import ROOT
-from tests.emotion.helpers import all_faces
+from tests.emotion.helpers import all_faces, read_grey
 from tests.training.test_data import write_csv
 from training.data import FER2013_LABELS
 from training.fer_pack import pack
@@ -21,7 +19,7 @@ SCRIPT = ROOT / "training" / "gpu_train.sh"
 
 
 def test_the_script_trains_each_named_run_and_returns_them_without_checkpoints(tmp_path: Path) -> None:
-    rows = [(FER2013_LABELS.index(label), cv2.imread(str(path), cv2.IMREAD_GRAYSCALE),
+    rows = [(FER2013_LABELS.index(label), read_grey(path),
              ("Training", "Training", "PublicTest")[i % 3]) for i, (label, path) in enumerate(all_faces())]
     packed = pack(write_csv(tmp_path / "fer.csv", rows), tmp_path / "fer.xz")
     recipe = tmp_path / "tiny.toml"

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import pytest
 
 from emotion.card import MODEL_FILE, ModelCard
 from emotion.classifier import EmotionClassifier
 from emotion.runtime import TFLITE_FILE
-from tests.emotion.helpers import all_faces
+from tests.emotion.helpers import all_faces, read_grey
 from tests.training.test_data import write_csv
 from tests.training.test_ensemble import member
 from training.data import FER2013_LABELS
@@ -21,7 +20,7 @@ from training.ship import main, ship
 @pytest.fixture(scope="module")
 def fixture_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 42 fixture faces as a FER2013 CSV, alternately PublicTest and PrivateTest."""
-    rows = [(FER2013_LABELS.index(label), cv2.imread(str(path), cv2.IMREAD_GRAYSCALE),
+    rows = [(FER2013_LABELS.index(label), read_grey(path),
              ("PublicTest", "PrivateTest")[i % 2]) for i, (label, path) in enumerate(all_faces())]
     return write_csv(tmp_path_factory.mktemp("csv") / "fer.csv", rows)
 
@@ -103,7 +102,7 @@ def test_a_serving_only_ship_keeps_the_runtime_and_predicts_the_same(fixture_csv
     assert not (tmp_path / "lean" / MODEL_FILE).exists() and (tmp_path / "lean" / TFLITE_FILE).is_file()
     assert lean.model_file is None and lean.recipe["source_run"] == str(run)
     assert lean.metrics["private_test"] == full.metrics["private_test"]  # measured through the runtime
-    faces = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for _, p in all_faces()[:6]])
+    faces = np.stack([read_grey(p) for _, p in all_faces()[:6]])
     served, reference = EmotionClassifier(tmp_path / "lean"), EmotionClassifier(tmp_path / "full")
     assert served.runtime == "tflite"
     np.testing.assert_allclose(served.predict(faces), reference.predict(faces), atol=1e-6)

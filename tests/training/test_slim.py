@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -72,7 +73,8 @@ def test_only_a_narrower_vgg_bn_of_the_same_shape_is_filled(target) -> None:
 
 
 def test_a_narrower_run_starts_from_a_wider_trained_run(tmp_path: Path) -> None:
-    base = dict(data=FER_FACES, architecture="vgg_bn", epochs=1, batch_size=16, val_fraction=0.25, verbose=0)
+    base: dict[str, Any] = dict(data=FER_FACES, architecture="vgg_bn", epochs=1, batch_size=16, val_fraction=0.25,
+                                verbose=0)
     wide = train(TrainConfig(output_dir=tmp_path / "wide", widths=(8, 16), **base))
     narrow = TrainConfig(output_dir=tmp_path / "narrow", widths=(4, 8), init_from=wide.output_dir,
                          learning_rate=1e-9, **base)  # a step too small to move the weights visibly

@@ -14,7 +14,7 @@ import pytest
 from emotion.card import ModelCard
 from emotion.classifier import EmotionClassifier
 from tests.conftest import FER_FACES
-from tests.emotion.helpers import all_faces
+from tests.emotion.helpers import all_faces, read_grey
 from tests.training.test_data import write_csv
 from training.augment import FaceBatches
 from training.config import TrainConfig
@@ -192,7 +192,7 @@ def test_a_run_learns_the_targets_of_its_soft_label_file(faces: FaceDataset, sof
 
 def test_the_command_writes_a_file_and_keeps_privatetest_for_the_report(tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [(FER2013_LABELS.index(label), cv2.imread(str(path), cv2.IMREAD_GRAYSCALE),
+    rows = [(FER2013_LABELS.index(label), read_grey(path),
              "PrivateTest" if i % 3 == 0 else "Training") for i, (label, path) in enumerate(all_faces())]
     fixture_csv = write_csv(tmp_path / "fer.csv", rows)
     assert main(["--data", str(fixture_csv), "--split", "PrivateTest", "--output", str(tmp_path / "p.npz")]) == 2

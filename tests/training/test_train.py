@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from training.train import build_for_config, load_training_data, main, sweep_bat
 
 
 def small_config(tmp_path: Path, architecture: str, **overrides) -> TrainConfig:
-    base = dict(data=FER_FACES, output_dir=tmp_path / architecture, architecture=architecture, epochs=1,
+    base: dict[str, Any] = dict(data=FER_FACES, output_dir=tmp_path / architecture, architecture=architecture, epochs=1,
                 batch_size=16, val_fraction=0.25, verbose=0)
     if architecture == "vgg_bn":
         base["widths"] = (8, 16)
@@ -42,6 +43,7 @@ def augmented_faces(tmp_path: Path, n_per_class: int = 30) -> Path:
         files = sorted(label_dir.glob("*.png"))
         for i in range(n_per_class):
             image = cv2.imread(str(files[i % len(files)]), cv2.IMREAD_GRAYSCALE)
+            assert image is not None
             if i >= len(files):
                 image = np.roll(image, int(rng.integers(-3, 4)), axis=int(rng.integers(0, 2)))
                 if rng.random() < 0.5:
@@ -199,7 +201,7 @@ def test_training_sees_each_epochs_own_batches_after_a_resume(tmp_path: Path) ->
         return original(self, index)
 
     data = augmented_faces(tmp_path, n_per_class=4)
-    augment.FaceBatches.__getitem__ = spy
+    augment.FaceBatches.__getitem__ = spy  # type: ignore[method-assign]  # a spy patched in for this test only
     try:
         run = "unbroken"
         train(small_config(tmp_path, "simple_cnn", data=data, epochs=3, output_dir=tmp_path / "a"))
@@ -208,7 +210,7 @@ def test_training_sees_each_epochs_own_batches_after_a_resume(tmp_path: Path) ->
         train(first)
         train(TrainConfig(**{**first.__dict__, "epochs": 3, "resume": True}))
     finally:
-        augment.FaceBatches.__getitem__ = original
+        augment.FaceBatches.__getitem__ = original  # type: ignore[method-assign]  # restoring the original
     # Keras may build the first batch once more to learn its shape (the TensorFlow backend does);
     # batches depend only on (seed, epoch, index), so a repeat builds the same batch.
     def epochs(calls: list[int]) -> list[int]:
