@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from app_config import AppConfig, ConfigError, load_config
+from app_config import AppConfig, load_config
 from capture.frames import FrameJob, FrameQueue
 from capture.holder import CaptureHolder
 
-#: A setting the camera needs cannot be used (a bad ICE server list), raised before anything renders.
-RtcConfigError = ConfigError
 CAMERA_KEY = "participant-camera"
 #: About 640x480 at 15 fps: plenty for a face, half the work of 30 fps; no microphone.
 MEDIA_CONSTRAINTS: dict[str, Any] = {
@@ -76,7 +74,7 @@ def camera(callback: Callable[[Any], Any], *, playing: bool | None = None,
 
     ``playing=False`` stops the camera (after the last ad). ``config`` defaults to the app's
     settings (``app_config.load_config``). Returns None without a browser session (AppTest drives
-    the frame callback itself). Raises RtcConfigError for a bad setting and CameraTimeoutError when
+    the frame callback itself). Raises ConfigError for a bad setting and CameraTimeoutError when
     the connection could not be answered in time.
     """
     from streamlit_webrtc import WebRtcMode, webrtc_streamer

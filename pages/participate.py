@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from app_config import ConfigError
 from app_state import TOKEN_PARAM, classifier, participant_session, store
 from campaigns.errors import (
     CampaignClosedError,
@@ -28,7 +29,7 @@ from campaigns.errors import (
 from campaigns.store import Store
 from campaigns.types import Campaign, Variant
 from capture.flow import PRELOAD_IMAGE, FlowError, Step, camera_advice, scale_label
-from capture.rtc import CameraTimeoutError, RtcConfigError, camera
+from capture.rtc import CameraTimeoutError, camera
 from emotion.card import ModelCardError
 from ui.ad_clock import video_position
 from ui.messages import study_unavailable
@@ -228,7 +229,7 @@ if session.flow.step in (Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE, Step.WIT
                 st.warning("Connecting your camera took too long; trying again in a moment.")
         except StoreUnavailableError:
             study_unavailable()
-        except (RtcConfigError, CampaignError, FlowError, ModelCardError, OSError) as exc:
+        except (ConfigError, CampaignError, FlowError, ModelCardError, OSError) as exc:
             st.error(f"The camera cannot be used for this study right now. Please tell the organisers: {exc}")
             st.stop()
 with body:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from app_config import ICE_SERVERS_ENV, AppConfig
-from capture.rtc import MEDIA_CONSTRAINTS, RtcConfigError, camera
+from app_config import ICE_SERVERS_ENV, AppConfig, ConfigError
+from capture.rtc import MEDIA_CONSTRAINTS, camera
 
 TURN = {"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}
 
@@ -44,5 +44,5 @@ def test_the_camera_uses_the_configured_ice_servers(monkeypatch: pytest.MonkeyPa
 
 def test_the_camera_refuses_a_bad_setting_before_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ICE_SERVERS_ENV, "[1]")
-    with pytest.raises(RtcConfigError, match="must be an object"):
+    with pytest.raises(ConfigError, match="must be an object"):
         camera(lambda frame: frame)
