@@ -123,6 +123,45 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        3,
+        "study setup, panel ids, outcomes; staff accounts, sessions and the audit log",
+        (
+            # The study setup (entry questions, screen-out rules, quotas, target, panel link and
+            # redirects) is one JSON document: it is read and validated as a whole
+            # (campaigns.study) and is fixed once the campaign is live.
+            "ALTER TABLE campaigns ADD COLUMN study VARCHAR DEFAULT '{}'",
+            # external_id is personal data from a panel link; outcome is how the visit ended
+            # (NULL while it runs); last_step is the furthest step reached.
+            "ALTER TABLE participants ADD COLUMN external_id VARCHAR",
+            "ALTER TABLE participants ADD COLUMN outcome VARCHAR",
+            "ALTER TABLE participants ADD COLUMN last_step VARCHAR DEFAULT 'consent'",
+            """CREATE TABLE staff_users (
+                username VARCHAR PRIMARY KEY,
+                role VARCHAR NOT NULL CHECK (role IN ('admin', 'marketer', 'analyst')),
+                password_hash VARCHAR NOT NULL,
+                disabled BOOLEAN NOT NULL DEFAULT false,
+                created_at TIMESTAMP NOT NULL,
+                last_sign_in TIMESTAMP
+            )""",
+            # Only a hash of a session's secret is stored, so a copy of the file signs no one in.
+            """CREATE TABLE staff_sessions (
+                secret_hash VARCHAR PRIMARY KEY,
+                username VARCHAR NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                last_seen TIMESTAMP NOT NULL
+            )""",
+            # Not tied to campaigns by key: deleting a campaign keeps its history.
+            """CREATE TABLE audit_log (
+                logged_at TIMESTAMP NOT NULL,
+                username VARCHAR NOT NULL,
+                action VARCHAR NOT NULL,
+                campaign_id INTEGER,
+                campaign_name VARCHAR,
+                detail VARCHAR
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -47,7 +47,7 @@ def test_v1_file_migrates_forward_and_keeps_data(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="schema version 1"):
         Store.open(path, read_only=True)  # a reader must not migrate
     with Store.open(path) as store:
-        assert store.schema_version == schema.LATEST_VERSION == 2
+        assert store.schema_version == schema.LATEST_VERSION == 3
         campaign = store.campaign("Legacy")
         assert (campaign.status, campaign.labels, campaign.settings.keep_face_crops) == (
             "live",
@@ -70,16 +70,16 @@ def test_v1_file_migrates_forward_and_keeps_data(tmp_path: Path) -> None:
     con = duckdb.connect(str(path), read_only=True)
     versions = con.execute("SELECT version, description FROM schema_version ORDER BY version").fetchall()
     con.close()
-    assert [v for v, _ in versions] == [1, 2] and "face crops" in versions[1][1]
+    assert [v for v, _ in versions] == [1, 2, 3] and "face crops" in versions[1][1]
 
 
 def test_reopening_a_current_file_applies_nothing(tmp_path: Path) -> None:
     path = tmp_path / "c.duckdb"
     Store.open(path).close()
     with Store.open(path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == 3
     con = duckdb.connect(str(path), read_only=True)
-    assert con.execute("SELECT count(*) FROM schema_version").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM schema_version").fetchone() == (3,)
     con.close()
 
 
@@ -87,15 +87,15 @@ def test_failed_migration_rolls_back_completely(tmp_path: Path, monkeypatch: pyt
     path = tmp_path / "c.duckdb"
     Store.open(path).close()
     broken = schema.Migration(
-        3, "broken", ("CREATE TABLE half_done (x INTEGER)", "SELECT * FROM no_such_table")
+        4, "broken", ("CREATE TABLE half_done (x INTEGER)", "SELECT * FROM no_such_table")
     )
     monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, broken))
-    with pytest.raises(SchemaError, match=r"migration 3 \(broken\) failed and was rolled back: .*no_such_table") as err:
+    with pytest.raises(SchemaError, match=r"migration 4 \(broken\) failed and was rolled back: .*no_such_table") as err:
         Store.open(path)
     assert isinstance(err.value.__cause__, duckdb.CatalogException)  # the driver's error, chained
     monkeypatch.undo()
     con = duckdb.connect(str(path), read_only=True)
-    assert schema.current_version(con) == 2
+    assert schema.current_version(con) == 3
     assert con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'half_done'"
     ).fetchone() == (0,)
