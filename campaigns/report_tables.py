@@ -70,7 +70,9 @@ def _with_answers(table: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
     """``table`` with one ``answer_<question>`` column per segment question (by participant_id)."""
     if not len(answers):
         return table
-    wide = answers.pivot(index="participant_id", columns="question", values="answer")
+    # A multiple-choice answer is one row per option chosen: joined into one cell.
+    wide = answers.pivot_table(index="participant_id", columns="question", values="answer",
+                               aggfunc="; ".join)
     wide.columns = [f"answer_{q}" for q in wide.columns]
     return table.merge(wide, left_on="participant_id", right_index=True, how="left")
 

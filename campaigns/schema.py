@@ -136,6 +136,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE participants ADD COLUMN external_id VARCHAR",
             "ALTER TABLE participants ADD COLUMN outcome VARCHAR",
             "ALTER TABLE participants ADD COLUMN last_step VARCHAR DEFAULT 'consent'",
+            # A withdrawal erases the participant's row; the funnel keeps only that one withdrew.
+            """CREATE TABLE withdrawals (
+                campaign_id INTEGER NOT NULL,
+                withdrawn_at TIMESTAMP NOT NULL,
+                last_step VARCHAR
+            )""",
             """CREATE TABLE staff_users (
                 username VARCHAR PRIMARY KEY,
                 role VARCHAR NOT NULL CHECK (role IN ('admin', 'marketer', 'analyst')),

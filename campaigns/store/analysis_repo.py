@@ -92,14 +92,20 @@ class AnalysisRepo:
                 [current.id],
             ).df()
             participants = cur.execute(
+                # Visitors who never reached the ads (declined, screened out, quota full) are counted in
+                # the funnel, not here.
                 """SELECT id AS participant_id, seq, variant_order, status, consent_version, consented_at
-                   FROM participants WHERE campaign_id = ? ORDER BY seq""",
+                   FROM participants WHERE campaign_id = ?
+                     AND outcome IS DISTINCT FROM 'declined' AND outcome IS DISTINCT FROM 'screened_out'
+                     AND outcome IS DISTINCT FROM 'quota_full'
+                   ORDER BY seq""",
                 [current.id],
             ).df()
             answers = cur.execute(
                 """SELECT a.participant_id, a.question, a.answer FROM participant_answers a
                    JOIN participants p ON p.id = a.participant_id WHERE p.campaign_id = ?
-                   ORDER BY a.participant_id, a.question""",
+                     AND p.outcome IS DISTINCT FROM 'screened_out' AND p.outcome IS DISTINCT FROM 'quota_full'
+                   ORDER BY a.participant_id, a.question, a.answer""",
                 [current.id],
             ).df()
         return CampaignData(current, level, counts, seconds, feedback, participants, answers)

@@ -143,7 +143,7 @@ class CampaignRepo:
                 "(SELECT id FROM participants WHERE campaign_id = ?)",
                 [current.id],
             )
-            for table in ("snapshots", "feedback", "face_crops", "participants", "variants"):
+            for table in ("snapshots", "feedback", "face_crops", "participants", "variants", "withdrawals"):
                 cur.execute(f"DELETE FROM {table} WHERE campaign_id = ?", [current.id])  # noqa: S608
             cur.execute("DELETE FROM campaigns WHERE id = ?", [current.id])
         for relative in paths:

@@ -22,7 +22,9 @@ from campaigns.store.database import MEMORY, Database
 from campaigns.store.lookups import CampaignRef
 from campaigns.store.participant_repo import STALE_AFTER, ParticipantRepo
 from campaigns.store.snapshot_repo import SnapshotInput, SnapshotRepo
+from campaigns.store.study_repo import QuotaCount, StudyRepo
 from campaigns.store.variant_repo import MediaFolder, VariantRepo
+from campaigns.study import StudySetup
 from campaigns.types import DEFAULT_LABELS, Campaign, CampaignData, Participant, Settings, Variant
 
 
@@ -37,6 +39,7 @@ class Store:
         self._participants = ParticipantRepo(db)
         self._snapshots = SnapshotRepo(db)
         self._analysis = AnalysisRepo(db)
+        self._study = StudyRepo(db)
 
     @classmethod
     def open(
@@ -169,9 +172,11 @@ class Store:
         answers: Mapping[str, Any] | None = None,
         order: str | None = None,
         crop_consent: bool = False,
+        external_id: str | None = None,
     ) -> Participant:
-        """Register a consenting participant of a live campaign (counterbalanced order by default)."""
-        return self._participants.add(campaign, consent_version, answers, order, crop_consent)
+        """Register a consenting participant of a live campaign (counterbalanced order by default);
+        AdmissionError when the study's end time, target size or ``external_id`` refuses them."""
+        return self._participants.add(campaign, consent_version, answers, order, crop_consent, external_id)
 
     def participant(self, participant_id: str) -> Participant:
         """One participant with their segment answers."""
@@ -200,6 +205,48 @@ class Store:
     def face_crop_count(self, participant_id: str) -> int:
         """Number of kept face crops of a participant."""
         return self._participants.face_crop_count(participant_id)
+
+    # -- study: entry questions, quotas, outcomes -------------------------------
+
+    def study(self, campaign: CampaignRef) -> StudySetup:
+        """The campaign's study setup (questions, quotas, target, panel link, redirects)."""
+        return self._study.setup(campaign)
+
+    def set_study(self, campaign: CampaignRef, setup: StudySetup | Mapping[str, Any]) -> StudySetup:
+        """Replace the study setup of a draft campaign."""
+        return self._study.set_setup(campaign, setup)
+
+    def check_admission(self, campaign: CampaignRef, external_id: str | None = None) -> None:
+        """AdmissionError when a visitor with ``external_id`` could not start now."""
+        self._study.admission(campaign, external_id)
+
+    def answer_questions(self, participant_id: str, answers: Mapping[str, Any]) -> str | None:
+        """Store entry answers; the outcome they end the test with (screened_out, quota_full) or None."""
+        return self._study.answer(participant_id, answers)
+
+    def end_participant(self, participant_id: str, outcome: str, last_step: str | None = None) -> None:
+        """End a visit with an outcome such as ``no_camera``."""
+        self._study.end(participant_id, outcome, last_step)
+
+    def reached_step(self, participant_id: str, step: str) -> None:
+        """Record the furthest step a participant reached."""
+        self._study.reached(participant_id, step)
+
+    def record_decline(self, campaign: CampaignRef) -> None:
+        """Count a visitor who declined at consent (nothing about them is stored)."""
+        self._study.record_decline(campaign)
+
+    def funnel(self, campaign: CampaignRef) -> dict[str, int]:
+        """Participants per outcome, withdrawals included."""
+        return self._study.funnel(campaign)
+
+    def last_steps(self, campaign: CampaignRef) -> dict[str, dict[str, int]]:
+        """Per outcome, how many stopped at each step."""
+        return self._study.last_steps(campaign)
+
+    def quota_counts(self, campaign: CampaignRef) -> list[QuotaCount]:
+        """Every quota cell with its places taken."""
+        return self._study.quota_counts(campaign)
 
     # -- snapshots ------------------------------------------------------------
 

@@ -28,6 +28,8 @@ from campaigns.inputs import clean_answers, now, text, variant_name
 from campaigns.media import decode_image
 from campaigns.store.database import Database
 from campaigns.store.lookups import CampaignRef, locked_campaign, require_live
+from campaigns.store.study_repo import check_admission, read_setup
+from campaigns.study import check_external_id
 from campaigns.types import ORDERS, PARTICIPANT_STATUSES, Participant
 
 MAX_CROP_BYTES = 5 * 1024 * 1024
@@ -55,7 +57,7 @@ class ParticipantRepo:
 
     def add(
         self, campaign: CampaignRef, consent_version: str, answers: Mapping[str, Any] | None, order: str | None,
-        crop_consent: bool,
+        crop_consent: bool, external_id: str | None = None,
     ) -> Participant:
         """Register a consenting participant of a live campaign.
 
@@ -66,6 +68,9 @@ class ParticipantRepo:
         an order, and counting them would hand the retry the other order every
         time. Those still in progress count, so people consenting at the same
         time alternate; the count and the insert share one serialised write.
+
+        The study's admission rules (end time, target size, a panel ``external_id``
+        that has taken part) are checked in the same write: AdmissionError.
         """
         consent_version = text(consent_version, "consent version", 100)
         if order is not None and order not in ORDERS:
@@ -73,9 +78,13 @@ class ParticipantRepo:
         if not isinstance(crop_consent, bool):
             raise ConsentError(f"crop_consent must be true or false, got {crop_consent!r}")
         clean = clean_answers(answers)
+        if external_id is not None:
+            external_id = check_external_id(external_id)
         participant_id = secrets.token_hex(8)
         with self._db.write() as cur:
             current = locked_campaign(cur, campaign, allowed=("live",), action="accept participants")
+            setup = read_setup(cur, current.id)
+            check_admission(cur, current.id, setup, external_id)
             seq, n_ab, n_ba = cur.execute(
                 """SELECT coalesce(max(seq), 0) + 1, count(*) FILTER (WHERE variant_order = 'AB' AND saw_ads),
                           count(*) FILTER (WHERE variant_order = 'BA' AND saw_ads)
@@ -90,9 +99,10 @@ class ParticipantRepo:
             stamp = now()
             cur.execute(
                 """INSERT INTO participants (id, campaign_id, seq, consent_version, consented_at,
-                       variant_order, status, updated_at, crop_consent)
-                   VALUES (?, ?, ?, ?, ?, ?, 'started', ?, ?)""",
-                [participant_id, current.id, seq, consent_version, stamp, chosen, stamp, crop_consent],
+                       variant_order, status, updated_at, crop_consent, external_id, last_step)
+                   VALUES (?, ?, ?, ?, ?, ?, 'started', ?, ?, ?, ?)""",
+                [participant_id, current.id, seq, consent_version, stamp, chosen, stamp, crop_consent, external_id,
+                 "questions" if setup.questions else "camera"],
             )
             if clean:
                 cur.executemany(
@@ -109,9 +119,13 @@ class ParticipantRepo:
             )
         with self._db.write() as cur:
             self._owner(cur, participant_id)
+            # Completing is an outcome; an ended visit (screened out, no camera) keeps its own.
             cur.execute(
-                "UPDATE participants SET status = ?, updated_at = ? WHERE id = ?",
-                [status, now(), participant_id],
+                """UPDATE participants SET status = ?, updated_at = ?,
+                       outcome = CASE WHEN ? = 'complete' THEN 'complete' ELSE outcome END,
+                       last_step = CASE WHEN ? = 'complete' THEN 'done' ELSE last_step END
+                   WHERE id = ?""",
+                [status, now(), status, status, participant_id],
             )
         return self.get(participant_id)
 
@@ -140,6 +154,12 @@ class ParticipantRepo:
         counts: dict[str, int] = {}
         with self._db.write() as cur:
             self._owner(cur, participant_id)
+            # The funnel keeps that someone withdrew, and where: nothing that identifies them.
+            cur.execute(
+                """INSERT INTO withdrawals SELECT campaign_id, ?, last_step FROM participants
+                   WHERE id = ? AND outcome IS DISTINCT FROM 'declined'""",
+                [now(), participant_id],
+            )
             for table, column in (
                 ("snapshots", "participant_id"),
                 ("feedback", "participant_id"),
@@ -181,9 +201,11 @@ class ParticipantRepo:
             ).fetchone()
             if row is None:
                 raise UnknownParticipantError(f"no participant with id {participant_id!r}")
+            # A multiple-choice answer is one row per option chosen; shown here joined.
             answers = dict(
                 cur.execute(
-                    "SELECT question, answer FROM participant_answers WHERE participant_id = ? ORDER BY question",
+                    """SELECT question, string_agg(answer, '; ' ORDER BY answer) FROM participant_answers
+                       WHERE participant_id = ? GROUP BY question ORDER BY question""",
                     [participant_id],
                 ).fetchall()
             )

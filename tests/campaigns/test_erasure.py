@@ -189,7 +189,9 @@ def test_in_memory_store_has_nothing_to_compact(store: Store) -> None:
 #: holds throughout), the compaction itself, opening and closing, and plain attributes.
 NOT_READS = {"open", "close", "compact", "read_only", "max_upload_bytes", "create_campaign", "edit_campaign",
              "go_live", "close_campaign", "delete_campaign", "set_variant", "add_participant", "mark_participant",
-             "abandon_stale_participants", "erase_participant", "add_feedback", "add_face_crop", "add_snapshots"}
+             "abandon_stale_participants", "erase_participant", "add_feedback", "add_face_crop", "add_snapshots",
+             # study writes
+             "set_study", "answer_questions", "end_participant", "reached_step", "record_decline"}
 
 
 def test_every_public_read_waits_for_a_compaction(store: Store, live: Campaign) -> None:
@@ -204,6 +206,9 @@ def test_every_public_read_waits_for_a_compaction(store: Store, live: Campaign) 
         "load": lambda: store.load(live), "data_version": lambda: store.data_version(live),
         "participant_variant_counts": lambda: store.participant_variant_counts(live, 0.5),
         "table_counts": store.table_counts,
+        "study": lambda: store.study(live), "funnel": lambda: store.funnel(live),
+        "last_steps": lambda: store.last_steps(live), "quota_counts": lambda: store.quota_counts(live),
+        "check_admission": lambda: store.check_admission(live, "panel-1"),
     }
     # A public method added later must be listed as a read here (or as a write above).
     assert {name for name in dir(Store) if not name.startswith("_")} == reads.keys() | NOT_READS
