@@ -1,7 +1,10 @@
 """Errors raised by the campaign store.
 
 Every error names what was wrong so a page can show ``str(error)`` to the user
-as is. All derive from :class:`CampaignError` (a ``ValueError``) so callers
+as is (and a command-line user reads the same words). An error about one input
+also carries ``field``, that input's key (a setting's name, ``name`` for the
+campaign name), and ``reason``, the message without the input's name, so a form
+can show it at the field under its own label. All derive from :class:`CampaignError` (a ``ValueError``) so callers
 can catch the store's refusals in one place; the database driver's own errors
 never leave the store: a fault of the database itself (a lock held by another
 process, a disk or I/O error, a closed store) is a :class:`StoreUnavailableError`
@@ -12,7 +15,16 @@ from __future__ import annotations
 
 
 class CampaignError(ValueError):
-    """Base class: bad input or a request the campaign's state forbids."""
+    """Base class: bad input or a request the campaign's state forbids.
+
+    ``field``: the key of the input refused, None when the error is not about one input;
+    ``reason``: the message without the input's name (the whole message when there is none).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.reason = message if reason is None else reason
 
 
 class UnknownCampaignError(CampaignError):
@@ -37,7 +49,7 @@ class CampaignClosedError(CampaignStateError):
 
 
 class SettingsError(CampaignError):
-    """A campaign setting is out of range."""
+    """A campaign setting is out of range; ``field`` is the setting's name where one is to blame."""
 
 
 class RatingError(CampaignError):

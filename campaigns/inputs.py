@@ -15,13 +15,27 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def text(value: Any, what: str, max_len: int, allow_empty: bool = False) -> str:
-    """``value`` if it is a (non-empty) text of at most ``max_len`` characters."""
-    if not isinstance(value, str) or (not allow_empty and not value.strip()):
-        raise CampaignError(f"{what} must be a non-empty text, got {value!r}")
-    if len(value) > max_len:
-        raise CampaignError(f"{what} is {len(value)} characters long, the limit is {max_len}")
-    return value
+#: Longest campaign name and description the store takes (the campaign form shows the same limits).
+NAME_MAX_CHARS = 200
+DESCRIPTION_MAX_CHARS = 5000
+
+
+def text(value: Any, what: str, max_len: int, allow_empty: bool = False, *, field: str | None = None) -> str:
+    """``value`` if it is a (non-empty) text of at most ``max_len`` characters.
+
+    A refusal reads "<What>: <reason>", so a command-line user knows which input it is, and
+    carries ``field`` (the key of the form field it came from, where the caller names one).
+    """
+    least = 0 if allow_empty else 1
+    if not isinstance(value, str):
+        reason = f"must be a text of {least}–{max_len} characters, not {type(value).__name__}"
+    elif not allow_empty and not value.strip():
+        reason = f"cannot be empty (enter 1–{max_len} characters)"
+    elif len(value) > max_len:
+        reason = f"{len(value)} characters is too long (the most is {max_len})"
+    else:
+        return value
+    raise CampaignError(f"{what[:1].upper()}{what[1:]}: {reason}", field=field, reason=reason)
 
 
 def variant_name(name: Any) -> str:

@@ -4,23 +4,42 @@ An upload is accepted only when its bytes decode: images through
 ``cv2.imdecode``, videos through ``cv2.VideoCapture`` on a temporary file
 (the pip OpenCV wheels bundle FFmpeg). Extensions and browser-sent mime types
 are never trusted, and neither is a video's header: its length is measured by
-decoding it to the end.
+decoding it to the end. An image's pixel size is read from its header before
+it is decoded, so a small file that declares a huge picture (a decompression
+bomb) is refused before it takes gigabytes of memory.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 import tempfile
 from dataclasses import dataclass
+from struct import error as struct_error
 
 import cv2
 import numpy as np
+from PIL import BmpImagePlugin, GifImagePlugin, Image, ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
 from campaigns.errors import MediaError
 
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+#: Pixels an image (or one video frame) may have: 40 megapixels is above any camera photo or 8K
+#: frame (33 MP) and decodes to 120 MB; a few kilobytes of PNG can declare 900 MP (2.7 GB decoded).
+DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
+
+# Pillow's reader per format, used for the header only: constructing one reads the header and
+# decodes no pixels. The readers are called directly rather than through Image.open, whose own
+# bomb check refuses a huge picture without saying its size.
+_HEADER_READERS: dict[str, type[ImageFile.ImageFile]] = {
+    "image/png": PngImagePlugin.PngImageFile,
+    "image/jpeg": JpegImagePlugin.JpegImageFile,
+    "image/gif": GifImagePlugin.GifImageFile,
+    "image/bmp": BmpImagePlugin.BmpImageFile,
+    "image/webp": WebPImagePlugin.WebPImageFile,
+}
 
 #: A video whose decodable picture ends more than this before its header's duration is refused
 #: as truncated. Not zero: a container's duration covers all tracks, and a sound track may outlast
@@ -79,13 +98,51 @@ def _describe(filename: str | None) -> str:
     return f"upload {filename!r}" if filename else "upload"
 
 
+def _megapixels(pixels: float) -> str:
+    return f"{pixels / 1e6:.3g} megapixels"
+
+
+def check_pixels(what: str, width: int, height: int, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:
+    """MediaError when a ``width`` x ``height`` picture is over ``max_pixels``; ``what`` names it."""
+    if width * height > max_pixels:
+        raise MediaError(
+            f"{what} is {width} x {height} pixels ({_megapixels(width * height)}); "
+            f"the most this app takes is {_megapixels(max_pixels)}"
+        )
+
+
+def image_header_size(data: bytes, what: str = "image") -> tuple[int, int]:
+    """(width, height) that an image's header declares, read without decoding any pixel.
+
+    Raises MediaError for bytes that are not PNG, JPEG, GIF, BMP or WebP, or whose
+    header cannot be read (a picture Pillow itself takes for a bomb included).
+    """
+    found = sniff(data)
+    reader = _HEADER_READERS.get(found[1]) if found else None
+    if reader is None:
+        raise MediaError(f"{what} is not a supported image (PNG, JPEG, GIF, BMP, WebP)")
+    try:
+        with reader(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Image.DecompressionBombError as exc:
+        # Only readers that allocate while reading the header (WebP, a GIF frame larger than its
+        # screen) check the size themselves; their limit is far above any setting of ours.
+        raise MediaError(f"{what} declares a picture too large to open ({exc})") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct_error) as exc:
+        raise MediaError(f"{what} could not be decoded as an image (corrupt or truncated)") from exc
+    return int(width), int(height)
+
+
 def validate_media(
-    data: bytes, filename: str | None = None, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    data: bytes,
+    filename: str | None = None,
+    max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
 ) -> MediaInfo:
-    """Check that ``data`` is a decodable image or video within ``max_bytes``.
+    """Check that ``data`` is a decodable image or video within ``max_bytes`` and ``max_pixels``.
 
     Raises MediaError naming the file and the problem (empty, too large,
-    unknown format, truncated or corrupt).
+    too many pixels, unknown format, truncated or corrupt).
     """
     what = _describe(filename)
     if not isinstance(data, bytes | bytearray | memoryview):
@@ -103,9 +160,9 @@ def validate_media(
     kind, mime, suffix = found
     digest = hashlib.sha256(data).hexdigest()
     if kind == "image":
-        width, height = _decode_image(data, what, mime)
+        width, height = _decode_image(data, what, mime, filename, max_pixels)
         return MediaInfo(kind, mime, suffix, len(data), digest, width, height, None)
-    width, height, duration = _probe_video(data, what, suffix)
+    width, height, duration = _probe_video(data, what, suffix, filename, max_pixels)
     return MediaInfo(kind, mime, suffix, len(data), digest, width, height, duration)
 
 
@@ -118,19 +175,21 @@ def decode_image(data: bytes, what: str = "image") -> np.ndarray:
     return image
 
 
-def _decode_image(data: bytes, what: str, mime: str) -> tuple[int, int]:
+def _decode_image(data: bytes, what: str, mime: str, filename: str | None, max_pixels: int) -> tuple[int, int]:
     # libjpeg decodes a truncated JPEG into a grey-padded picture with only a
     # warning, so require the end-of-image marker explicitly.
     if mime == "image/jpeg" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
         raise MediaError(f"{what} is a truncated JPEG (no end-of-image marker)")
     if mime == "image/png" and b"IEND" not in data[-16:]:
         raise MediaError(f"{what} is a truncated PNG (no IEND chunk)")
+    check_pixels(filename or what, *image_header_size(data, what), max_pixels)
     image = decode_image(data, what)
     height, width = image.shape[:2]
     return int(width), int(height)
 
 
-def _probe_video(data: bytes, what: str, suffix: str) -> tuple[int, int, float]:
+def _probe_video(data: bytes, what: str, suffix: str, filename: str | None,
+                 max_pixels: int) -> tuple[int, int, float]:
     # VideoCapture needs a path; the temporary file lives only for the probe.
     fd, path = tempfile.mkstemp(suffix=suffix)
     try:
@@ -140,6 +199,9 @@ def _probe_video(data: bytes, what: str, suffix: str) -> tuple[int, int, float]:
         try:
             if not capture.isOpened():
                 raise MediaError(f"{what} could not be opened as a video (corrupt or truncated)")
+            # Opening reads the stream headers only; refuse a huge frame before decoding one.
+            declared = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+            check_pixels(filename or what, *declared, max_pixels)
             ok, frame = capture.read()
             if not ok or frame is None:
                 raise MediaError(f"{what} has no decodable video frame (corrupt or truncated)")

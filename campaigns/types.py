@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
@@ -42,11 +43,59 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_range(name: str, value: Any, low: float, high: float, integer: bool = False) -> None:
-    if integer and (not isinstance(value, int) or isinstance(value, bool)):
-        raise SettingsError(f"setting {name} must be a whole number, got {value!r}")
-    if not _is_number(value) or not low <= value <= high:
-        raise SettingsError(f"setting {name} must be between {low:g} and {high:g}, got {value!r}")
+@dataclass(frozen=True)
+class SettingRange:
+    """The values a numeric setting allows (both ends included) and the unit it counts in."""
+
+    low: float
+    high: float
+    unit: str = ""
+    integer: bool = False
+
+    def span(self) -> str:
+        """``0.1–60``, ``2–100,000``: the range as a form shows it."""
+        return f"{self.low:,g}–{self.high:,g}"
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is refused, in plain words (None when it is allowed)."""
+        kind = "a whole number" if self.integer else "a number"
+        unit = f" {self.unit}" if self.unit else ""
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if _is_number(value) and (whole or not self.integer) and self.low <= value <= self.high:
+            return None
+        shown = f"{value:g}" if _is_number(value) else repr(value)
+        return f"must be {kind} from {self.low:,g} to {self.high:,g}{unit}, not {shown}"
+
+
+#: Ranges of the numeric settings (the design's "Campaign settings" table), declared once: the
+#: store checks them and the campaign form shows them.
+SETTING_RANGES: Mapping[str, SettingRange] = MappingProxyType({
+    "interval_s": SettingRange(0.1, 60.0, "seconds"),
+    "exposure_s": SettingRange(1.0, 600.0, "seconds"),
+    "confidence_threshold": SettingRange(0.0, 1.0),
+    "rating_scale": SettingRange(2, 11, "points", integer=True),
+    "min_participants": SettingRange(2, 100_000, integer=True),
+    "min_face_rate": SettingRange(0.0, 1.0),
+    "valence_weight": SettingRange(0.0, 1.0),
+})
+
+
+def setting_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` cannot be setting ``name``, in plain words (None when it can)."""
+    if name in SETTING_RANGES:
+        return SETTING_RANGES[name].problem(value)
+    if name == "rating_question":
+        return None if isinstance(value, str) and value.strip() else "cannot be empty"
+    if name == "keep_face_crops":
+        return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
+    return f"is not a setting (the settings: {', '.join(f.name for f in fields(Settings))})"
+
+
+def check_setting(name: str, value: Any) -> None:
+    """SettingsError naming setting ``name`` when ``value`` is not allowed for it."""
+    reason = setting_problem(name, value)
+    if reason is not None:
+        raise SettingsError(f"setting {name}: {reason}", field=name, reason=reason)
 
 
 @dataclass(frozen=True)
@@ -64,19 +113,8 @@ class Settings:
     keep_face_crops: bool = False
 
     def __post_init__(self) -> None:
-        _check_range("interval_s", self.interval_s, 0.1, 60.0)
-        _check_range("exposure_s", self.exposure_s, 1.0, 600.0)
-        _check_range("confidence_threshold", self.confidence_threshold, 0.0, 1.0)
-        _check_range("rating_scale", self.rating_scale, 2, 11, integer=True)
-        _check_range("min_participants", self.min_participants, 2, 100_000, integer=True)
-        _check_range("min_face_rate", self.min_face_rate, 0.0, 1.0)
-        _check_range("valence_weight", self.valence_weight, 0.0, 1.0)
-        if not isinstance(self.rating_question, str) or not self.rating_question.strip():
-            raise SettingsError("setting rating_question must be a non-empty text")
-        if not isinstance(self.keep_face_crops, bool):
-            raise SettingsError(
-                f"setting keep_face_crops must be true or false, got {self.keep_face_crops!r}"
-            )
+        for f in fields(self):
+            check_setting(f.name, getattr(self, f.name))
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict of the settings (for JSON and the store)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_state import classifier, shipped_card
+from campaigns.errors import MediaError
 from emotion.card import ModelCardError
 from emotion.classifier import DEFAULT_MODEL_DIR
 from emotion.images import PhotoError, annotate, decode_photo, to_rgb
@@ -29,8 +30,13 @@ if photo is None:
     st.stop()
 
 try:
-    frame = decode_photo(photo.getvalue())
+    data = photo.getvalue()
+    view.check_photo(data, photo.name)
+    frame = decode_photo(data)
     model = classifier()
+except MediaError as exc:
+    st.error(str(exc))  # names the file itself
+    st.stop()
 except PhotoError as exc:
     st.error(f"{photo.name}: {exc}")
     st.stop()

@@ -1,24 +1,31 @@
 """The campaign form: name, description, the two variants and every campaign setting.
 
-Validation is left to the store and :class:`campaigns.types.Settings` (one
-source of rules); widgets carry no bounds of their own, so whatever a marketer
-types reaches them and comes back as the store's message.
+The rules are the store's (:mod:`campaigns.inputs`, :class:`campaigns.types.Settings`): each label
+shows its setting's range and unit before anything is typed, and the same checks run when the
+button is pressed, each refusal shown under its own field and named by its label. Number widgets
+carry no bounds of their own, so a value typed out of range is refused with a message at the field
+rather than silently replaced by the nearest allowed one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from campaigns.errors import CampaignError
-from campaigns.inputs import as_settings
+from campaigns.inputs import DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, as_settings, text
 from campaigns.media import MediaInfo, validate_media
-from campaigns.types import VARIANTS, Campaign, Settings, Variant
+from campaigns.types import SETTING_RANGES, VARIANTS, Campaign, Settings, Variant, check_setting
 
 #: What the uploader offers (the formats of the design); the store sniffs the bytes regardless.
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "mp4", "webm")
+#: Streamlit counts its upload limit in MiB.
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -26,22 +33,31 @@ class SettingField:
     """How one :class:`Settings` field is asked for."""
 
     name: str
-    label: str
+    title: str
     help: str
     step: float | None = None
 
+    @property
+    def label(self) -> str:
+        """The title with the setting's unit and range: ``Snapshot interval (seconds, 0.1–60)``."""
+        allowed = SETTING_RANGES.get(self.name)
+        if allowed is None:
+            return self.title
+        unit = f"{allowed.unit}, " if allowed.unit else ""
+        return f"{self.title} ({unit}{allowed.span()})"
+
 
 SETTING_FIELDS: tuple[SettingField, ...] = (
-    SettingField("interval_s", "Snapshot interval (s)",
+    SettingField("interval_s", "Snapshot interval",
                  "How often the webcam is sampled while a variant is on screen.", 0.1),
-    SettingField("exposure_s", "Image exposure (s)",
+    SettingField("exposure_s", "Image exposure",
                  "How long an image variant is shown; videos play to their end.", 1.0),
     SettingField("confidence_threshold", "Confidence threshold",
                  "A snapshot counts for an emotion only when the model is at least this sure; "
                  "analysts can move it on the Results page.", 0.05),
-    SettingField("rating_scale", "Rating scale (points)",
+    SettingField("rating_scale", "Rating scale",
                  "Points of the feedback question, from very negative (1) to very positive."),
-    SettingField("rating_question", "Rating question", "Asked after each variant."),
+    SettingField("rating_question", "Rating question", "Asked after each variant; it cannot be empty."),
     SettingField("min_participants", "Minimum participants",
                  "Below this many participants with data for both variants a comparison says "
                  "'not enough data'."),
@@ -53,7 +69,11 @@ SETTING_FIELDS: tuple[SettingField, ...] = (
                  "Store face crops of participants who separately agree to it. Off by default: "
                  "normally no image is kept."),
 )
-_LABELS = {f.name: f.label for f in SETTING_FIELDS}
+NAME_LABEL = "Campaign name"
+DESCRIPTION_LABEL = "Description"
+#: The form's label of each field, by the key a refusal carries (``CampaignError.field``).
+FIELD_LABELS: Mapping[str, str] = {"name": NAME_LABEL, "description": DESCRIPTION_LABEL} | {
+    f.name: f.label for f in SETTING_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -76,17 +96,39 @@ class CampaignInput:
 
 
 def error_text(exc: CampaignError) -> str:
-    """The store's message, led by the form label of the setting it names."""
+    """The store's message; about a field of this form, led by the field's label instead of its key."""
+    label = FIELD_LABELS.get(exc.field) if exc.field is not None else None
+    if label is not None:
+        return f"{label}: {exc.reason}"
     message = str(exc)
-    for name, label in _LABELS.items():
-        if message.startswith(f"setting {name} "):
-            return f"{label}: {message}"
     return message[:1].upper() + message[1:]
 
 
-def settings_inputs(current: Settings, key: str, disabled: bool = False) -> dict[str, Any]:
-    """One widget per setting, starting at ``current``; returns the raw values entered."""
+def field_errors(name: str | None, description: str, settings: Mapping[str, Any]) -> dict[str, str]:
+    """What the store would refuse, by field key, each message led by the field's label; ``name``
+    None skips the name (an existing campaign keeps its own). Empty when everything can be saved."""
+    checks: dict[str, Callable[[], object]] = {}
+    if name is not None:
+        checks["name"] = partial(text, name, "campaign name", NAME_MAX_CHARS, field="name")
+    checks["description"] = partial(text, description, "description", DESCRIPTION_MAX_CHARS, allow_empty=True,
+                                    field="description")
+    for key, value in settings.items():
+        checks[key] = partial(check_setting, key, value)
+    errors = {}
+    for key, check in checks.items():
+        try:
+            check()
+        except CampaignError as exc:
+            errors[key] = error_text(exc)
+    return errors
+
+
+def settings_inputs(current: Settings, key: str,
+                    disabled: bool = False) -> tuple[dict[str, Any], dict[str, DeltaGenerator]]:
+    """One widget per setting, starting at ``current``; returns the raw values entered and, by setting,
+    the empty slot under its widget where a refusal is shown."""
     values: dict[str, Any] = {}
+    slots: dict[str, DeltaGenerator] = {}
     columns = st.columns(2)
     for i, spec in enumerate(SETTING_FIELDS):
         value = getattr(current, spec.name)
@@ -105,7 +147,8 @@ def settings_inputs(current: Settings, key: str, disabled: bool = False) -> dict
                 values[spec.name] = float(st.number_input(spec.label, value=float(value), step=spec.step,
                                                           format="%g", help=spec.help, key=widget_key,
                                                           disabled=disabled))
-    return values
+            slots[spec.name] = st.empty()
+    return values, slots
 
 
 def upload_input(variant: str, key: str, stored: Variant | None, max_bytes: int) -> Upload | None:
@@ -113,7 +156,9 @@ def upload_input(variant: str, key: str, stored: Variant | None, max_bytes: int)
     label = f"Variant {variant}: image (PNG, JPEG, WebP) or video (MP4, WebM)"
     if stored is not None:
         label = f"Replace variant {variant}"
-    file = st.file_uploader(label, type=list(UPLOAD_TYPES), key=f"{key}_upload_{variant}")
+    # The browser refuses a larger file at once; Streamlit's own limit (server.maxUploadSize) is the same.
+    file = st.file_uploader(label, type=list(UPLOAD_TYPES), key=f"{key}_upload_{variant}",
+                            max_upload_size=max(1, max_bytes // MIB))
     if file is None:
         return None
     upload = Upload(file.name, file.getvalue())
@@ -162,11 +207,14 @@ def campaign_form(campaign: Campaign | None, stored: dict[str, Variant], key: st
     ``locked`` (a live or closed campaign) shows the settings without letting them change.
     """
     current = campaign.settings if campaign is not None else Settings()
-    name = st.text_input("Campaign name", campaign.name if campaign else "", key=f"{key}_name",
-                         disabled=campaign is not None, help="Unique; it cannot be changed later.")
-    description = st.text_area("Description", campaign.description if campaign else "",
-                               key=f"{key}_description", disabled=locked,
+    name = st.text_input(NAME_LABEL, campaign.name if campaign else "", key=f"{key}_name",
+                         max_chars=NAME_MAX_CHARS, disabled=campaign is not None,
+                         help=f"Unique, 1–{NAME_MAX_CHARS} characters; it cannot be changed later.")
+    slots = {"name": st.empty()}
+    description = st.text_area(DESCRIPTION_LABEL, campaign.description if campaign else "",
+                               key=f"{key}_description", max_chars=DESCRIPTION_MAX_CHARS, disabled=locked,
                                help="For your team: what is being tested and why.")
+    slots["description"] = st.empty()
     uploads: dict[str, Upload] = {}
     if not locked:
         for column, variant in zip(st.columns(2), VARIANTS, strict=True):
@@ -175,13 +223,19 @@ def campaign_form(campaign: Campaign | None, stored: dict[str, Variant], key: st
                 if upload is not None:
                     uploads[variant] = upload
     st.markdown("**Settings**")
-    values = settings_inputs(current, key, disabled=locked)
+    values, setting_slots = settings_inputs(current, key, disabled=locked)
+    slots |= setting_slots
     if locked:
         return None
     label = "Create campaign" if campaign is None else "Save changes"
-    if st.button(label, type="primary", key=f"{key}_save"):
-        return CampaignInput(name, description, values, uploads)
-    return None
+    if not st.button(label, type="primary", key=f"{key}_save"):
+        return None
+    errors = field_errors(name if campaign is None else None, description, values)
+    for field_key, message in errors.items():
+        slots[field_key].error(message, icon=":material/error:")
+    if errors:
+        return None  # nothing reaches the store; the fields keep what was typed
+    return CampaignInput(name, description, values, uploads)
 
 
 def settings_of(values: dict[str, Any]) -> Settings:

@@ -1,5 +1,5 @@
-"""The Model page's pieces: the shipped model card and a face's probabilities (the photo itself is
-decoded and drawn on by :mod:`emotion.images`).
+"""The Model page's pieces: the shipped model card, the check of a photo's header and a face's
+probabilities (the photo itself is decoded and drawn on by :mod:`emotion.images`).
 
 Every number shown comes from the card (``card.json``) and the figures saved
 beside the model, so a newly shipped model shows its own numbers unchanged.
@@ -14,13 +14,32 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from campaigns.errors import MediaError
+from campaigns.media import DEFAULT_MAX_IMAGE_PIXELS, check_pixels, image_header_size
 from emotion.card import ModelCard
 from emotion.classifier import Prediction
+from emotion.images import MAX_PHOTO_BYTES, PhotoError
 
 #: Figures the evaluation saves beside the model, with their captions.
 FIGURES = (("confusion_matrix.png", "Confusion matrix"), ("reliability.png", "Reliability diagram"),
            ("training_curves.png", "Training curves"))
 HEADLINE_SPLIT = "private_test"
+
+
+def check_photo(data: bytes, name: str, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:
+    """Refuse a photo from its header, before it is decoded: one Pillow cannot read (PhotoError) or
+    one that declares more than ``max_pixels`` (MediaError naming ``name``).
+
+    A few kilobytes can declare a picture that takes gigabytes to decode, and OpenCV decodes more
+    formats (TIFF, PPM...) than the page offers, so only a header read here goes on to be decoded.
+    """
+    if not data or len(data) > MAX_PHOTO_BYTES:
+        return  # decode_photo refuses these in its own words
+    try:
+        width, height = image_header_size(data, name)
+    except MediaError as exc:
+        raise PhotoError("This file is not an image that can be read (PNG, JPEG or WebP); it may be corrupt.") from exc
+    check_pixels(name, width, height, max_pixels)
 
 
 def probability_figure(prediction: Prediction, title: str) -> go.Figure:

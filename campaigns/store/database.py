@@ -10,6 +10,10 @@ one transaction: on any error nothing of it is stored.
 The driver stops here: a DuckDB error raised inside :meth:`Database.read`, :meth:`Database.snapshot`
 or :meth:`Database.write` leaves as :class:`StoreUnavailableError`, logged once with the driver's
 error as its cause, so callers never import ``duckdb`` to tell a server fault from bad input.
+
+Files: participants' data is for the owner of the server process alone, so the folders the store
+creates are 0700 and the database file and its WAL 0600 (:func:`private_folder`,
+:func:`owner_only_files`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import os
 import secrets
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 
 import duckdb
@@ -31,6 +35,78 @@ from campaigns.store.rewrite import ReadGate, copy_database, fsync, remove_datab
 log = logging.getLogger(__name__)
 
 MEMORY = ":memory:"
+#: Modes of what the store creates: readable by the server's own user only.
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_folder(folder: Path) -> None:
+    """Create ``folder`` and any missing parents 0700; folders that exist already are left as they are."""
+    missing = []
+    for level in (folder, *folder.parents):
+        if level.is_dir():
+            break
+        missing.append(level)
+    # os.makedirs gives intermediate folders the default mode, so each level is made here; the chmod
+    # makes what was made exactly 0700 whatever the umask cleared.
+    for level in reversed(missing):
+        with suppress(FileExistsError):  # made meanwhile by another thread or process: theirs
+            level.mkdir(PRIVATE_FOLDER)
+            level.chmod(PRIVATE_FOLDER)
+
+
+def restrict_file(path: Path) -> None:
+    """Make an existing file 0600 (a database written before the store made its files private)."""
+    try:
+        if path.stat().st_mode & 0o777 != PRIVATE_FILE:
+            path.chmod(PRIVATE_FILE)
+    except FileNotFoundError:
+        pass
+    except PermissionError as exc:  # another user's file this one may write: theirs to narrow
+        log.warning("cannot make %s owner-only: %s", path, exc)
+
+
+class _OwnerOnlyUmask:
+    """A umask of 0o077 while any holder is inside, restored when the last one leaves.
+
+    DuckDB creates its database file and its WAL itself (mode 0666 less the umask) and refuses an
+    empty file made beforehand, so the umask is the one way to have them 0600 from their first byte.
+    The umask belongs to the process: the count keeps concurrent holders (several stores, threads)
+    from restoring each other's value early; meanwhile other threads' new files are owner-only too,
+    which only ever narrows who can read them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._saved = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if self._holders == 0:
+                self._saved = os.umask(0o077)
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    os.umask(self._saved)
+
+
+_OWNER_ONLY = _OwnerOnlyUmask()
+
+
+def owner_only_files() -> AbstractContextManager[None]:
+    """Files and folders created meanwhile (by DuckDB included) are readable by their owner only."""
+    return _OWNER_ONLY.held()
+
+
+def wal_of(path: Path) -> Path:
+    """DuckDB's write-ahead log beside a database file."""
+    return Path(f"{path}.wal")
 
 
 def unavailable(message: str, cause: BaseException, *, traceback: bool = True) -> StoreUnavailableError:
@@ -84,8 +160,21 @@ class Database:
             raise SchemaError("an in-memory database cannot be opened read-only")
         if read_only and not Path(location).exists():
             raise SchemaError(f"database file {location} does not exist")
-        con = _connect(location, read_only)
+        # A read-write file store creates its folder and files owner-only; a read-only one creates nothing.
+        private = None if read_only or location == MEMORY else Path(location)
+        if private is None:
+            con = _connect(location, read_only)
+        else:
+            try:
+                private_folder(private.absolute().parent)
+            except OSError as exc:
+                raise SchemaError(f"cannot open database {location}: {exc}") from exc
+            with owner_only_files():
+                con = _connect(location, read_only)
         try:
+            if private is not None:
+                for existing in (private, wal_of(private)):
+                    restrict_file(existing)
             if read_only:
                 found = schema.current_version(con)
                 latest = schema.MIGRATIONS[-1].version
@@ -95,7 +184,8 @@ class Database:
                         f"{latest}; open it once read-write to migrate it"
                     )
             else:
-                schema.migrate(con)
+                with owner_only_files():  # a migration creates the WAL
+                    schema.migrate(con)
         except duckdb.Error as exc:
             con.close()
             raise unavailable(f"cannot read the schema of database {location}: {exc}", exc) from exc
@@ -132,7 +222,7 @@ class Database:
         """One serialised write transaction; rolled back on any error."""
         if self.read_only:
             raise CampaignError("the campaign store was opened read-only")
-        with self._write_lock, self._driver_errors():
+        with self._write_lock, self._driver_errors(), self._may_create_wal():
             cursor = self.raw_cursor()
             cursor.begin()
             try:
@@ -141,6 +231,13 @@ class Database:
                 cursor.rollback()
                 raise
             cursor.commit()
+
+    def _may_create_wal(self) -> AbstractContextManager[None]:
+        # Caller holds the write lock. Only a write that finds no WAL can create one (a checkpoint
+        # deletes it, the next write makes it anew), so only such a write narrows the process umask.
+        if self.file is None or wal_of(self.file).exists():
+            return nullcontext()
+        return owner_only_files()
 
     @contextmanager
     def _driver_errors(self) -> Iterator[None]:
@@ -228,7 +325,8 @@ class Database:
         if self.file is None:
             return False  # nothing of an in-memory database outlives the process
         fresh = self.file.with_name(self.file.name + ".compacting")
-        with self._write_lock:
+        # The copy becomes the database file: it and its WAL are owner-only from the start.
+        with self._write_lock, owner_only_files():
             if self._closed:
                 raise StoreUnavailableError("the campaign store is closed")
             try:
@@ -276,7 +374,7 @@ class Database:
                         f"the database file {self.file} is open elsewhere in this process; "
                         "it cannot be rewritten to wipe deleted data"
                     )
-                if Path(f"{self.file}.wal").exists():
+                if wal_of(self.file).exists():
                     raise CampaignError(f"the database file {self.file} could not be checkpointed")
                 con.close()
                 os.replace(fresh, self.file)

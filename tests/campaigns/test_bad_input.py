@@ -103,7 +103,7 @@ def test_feedback_other_bad_fields(world) -> None:  # type: ignore[no-untyped-de
     store, _, _, _, pid = world
     unchanged(store, lambda: store.add_feedback(pid, "C", 3), CampaignError, "variant must be 'A' or 'B'")
     unchanged(store, lambda: store.add_feedback("ghost", "A", 3), UnknownParticipantError, "'ghost'")
-    unchanged(store, lambda: store.add_feedback(pid, "A", 3, "x" * 2001), CampaignError, "comment is 2001")
+    unchanged(store, lambda: store.add_feedback(pid, "A", 3, "x" * 2001), CampaignError, "Comment: 2001 characters")
 
 
 def _rows(pid: str, probs: Any, face: bool = True, **extra: Any) -> list[SnapshotRow]:
@@ -216,7 +216,7 @@ def test_invalid_settings_and_names(world) -> None:  # type: ignore[no-untyped-d
         (
             lambda: store.create_campaign("X", settings={"confidence_threshold": 1.5}),
             SettingsError,
-            "confidence_threshold must be between 0 and 1",
+            "setting confidence_threshold: must be a number from 0 to 1, not 1.5",
         ),
         (
             lambda: store.create_campaign("X", settings={"min_participants": 2.5}),
@@ -232,7 +232,7 @@ def test_invalid_settings_and_names(world) -> None:  # type: ignore[no-untyped-d
         (lambda: store.create_campaign("X", labels=("happy",)), SettingsError, "at least two distinct"),
         (lambda: store.create_campaign("X", labels=("a", "a")), SettingsError, "at least two distinct"),
         (lambda: store.create_campaign("X", labels="happy,sad"), SettingsError, "list of non-empty names"),
-        (lambda: store.create_campaign("  "), CampaignError, "campaign name must be a non-empty text"),
+        (lambda: store.create_campaign("  "), CampaignError, r"Campaign name: cannot be empty \(enter 1–200"),
         (lambda: store.create_campaign("Live"), CampaignError, "'Live' already exists"),
         (
             lambda: store.edit_campaign(draft, settings={"valence_weight": -0.1}),
@@ -248,7 +248,7 @@ def test_invalid_settings_and_names(world) -> None:  # type: ignore[no-untyped-d
 
 def test_participant_inputs(world) -> None:  # type: ignore[no-untyped-def]
     store, _, live, _, pid = world
-    unchanged(store, lambda: store.add_participant(live, ""), CampaignError, "consent version")
+    unchanged(store, lambda: store.add_participant(live, ""), CampaignError, "Consent version: cannot be empty")
     unchanged(store, lambda: store.add_participant(live, "v1", order="AA"), CampaignError, "'AB' or 'BA'")
     unchanged(
         store,

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import resource
+import struct
+import time
+import tracemalloc
+import zlib
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -9,7 +15,7 @@ import numpy as np
 import pytest
 
 from campaigns.errors import MediaError
-from campaigns.media import playable_duration, sniff, validate_media
+from campaigns.media import image_header_size, playable_duration, sniff, validate_media
 from campaigns.store import Store
 from tests.campaigns.conftest import jpeg_bytes, mp4_bytes, png_bytes
 
@@ -148,3 +154,94 @@ def test_sniff_recognises_containers() -> None:
     assert sniff(b"RIFF\x00\x00\x00\x00AVI LIST") == ("video", "video/x-msvideo", ".avi")
     assert sniff(b"\x00\x00\x00\x14ftypqt  ") == ("video", "video/quicktime", ".mov")
     assert sniff(b"plain text") is None
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+@cache
+def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
+    """A valid black 1-bit PNG of ``width`` x ``height``: about 110 kB that OpenCV decodes into
+    ``width * height * 3`` bytes (2.7 GB at the default size)."""
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte, then the packed bits
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # bit depth 1, greyscale
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat)
+            + _png_chunk(b"IEND", b""))
+
+
+BOMB_MESSAGE = "photo.png is 30000 x 30000 pixels (900 megapixels); the most this app takes is 40 megapixels"
+
+
+def test_the_bomb_png_is_a_real_picture() -> None:
+    small = bomb_png(300, 200)
+    image = cv2.imdecode(np.frombuffer(small, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    assert image.shape == (200, 300, 3) and not image.any()
+    assert image_header_size(bomb_png(), "photo.png") == (30_000, 30_000)
+
+
+def test_a_decompression_bomb_is_refused_from_its_header_fast_and_small() -> None:
+    data = bomb_png()
+    assert len(data) < 200_000
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(MediaError) as caught:
+            validate_media(data, "photo.png")
+        elapsed = time.perf_counter() - started
+        _, traced_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(caught.value) == BOMB_MESSAGE
+    # Decoding it takes about 15 s and 2.7 GB; reading the header takes neither.
+    assert elapsed < 0.5
+    assert traced_peak < 5_000_000
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 200_000
+
+
+def test_the_store_refuses_a_bomb_and_keeps_nothing() -> None:
+    with Store.open() as store:
+        campaign = store.create_campaign("Bomb")
+        with pytest.raises(MediaError, match=r"^photo\.png is 30000 x 30000 pixels"):
+            store.set_variant(campaign, "A", bomb_png(), "photo.png")
+        assert store.variants(campaign) == {}
+
+
+def test_the_pixel_limit_is_configurable() -> None:
+    data = png_bytes(40, 30)
+    assert validate_media(data, "ad.png", max_pixels=1200).width == 40
+    with pytest.raises(MediaError, match=r"^ad\.png is 40 x 30 pixels \(0\.0012 megapixels\); the most this app "
+                                         r"takes is 0\.0011 megapixels$"):
+        validate_media(data, "ad.png", max_pixels=1100)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".webp", ".gif"])
+def test_every_image_format_is_measured_from_its_header(suffix: str) -> None:
+    if suffix == ".gif":
+        from PIL import Image
+
+        out = __import__("io").BytesIO()
+        Image.new("L", (40, 30)).save(out, "GIF")
+        data = out.getvalue()
+    else:
+        ok, encoded = cv2.imencode(suffix, np.full((30, 40, 3), 99, dtype=np.uint8))
+        assert ok
+        data = encoded.tobytes()
+    assert image_header_size(data) == (40, 30)
+    with pytest.raises(MediaError, match="is 40 x 30 pixels"):
+        validate_media(data, f"ad{suffix}", max_pixels=1000)
+
+
+def test_a_header_that_cannot_be_read_is_refused() -> None:
+    with pytest.raises(MediaError, match="'ad.png' could not be decoded as an image"):
+        validate_media(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40 + b"IEND\xaeB`\x82", "ad.png")
+
+
+def test_a_video_frame_over_the_pixel_limit_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match=r"^clip\.mp4 is 64 x 48 pixels \(0\.00307 megapixels\)"):
+        validate_media(mp4_bytes(tmp_path), "clip.mp4", max_pixels=64 * 48 - 1)
+    assert validate_media(mp4_bytes(tmp_path), "clip.mp4", max_pixels=64 * 48).width == 64
