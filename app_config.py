@@ -9,17 +9,19 @@ opens. Changing a setting needs a server restart.
 
 | Setting | Environment variable | Secret key | Default | Meaning |
 |---|---|---|---|---|
-| data folder | `EMOTION_AB_DATA` | - | `data` | the database, uploaded ads, a generated password |
-| staff password | `EMOTION_AB_PASSWORD` | `app_password` | generated | the one password of the staff pages |
+| data folder | `EMOTION_AB_DATA` | - | `data` | the database, uploaded ads, the cookie key, a generated password |
+| first admin | `EMOTION_AB_PASSWORD` | `app_password` | generated | password of `admin`, made on first start |
 | public URL | `EMOTION_AB_PUBLIC_URL` | - | the browser's address | base of participant links, QR codes |
 | ICE servers | `EMOTION_AB_ICE_SERVERS` | `ice_servers` | none (`[]`) | STUN/TURN servers for NAT |
 
 - data folder: relative to the working directory, made on first start; it
-  holds ``app.duckdb``, ``media/`` and ``admin_password.txt``. Its value is
-  used as given (no trimming).
-- staff password: an empty value counts as unset. With none set, one is
-  generated on first start, printed in the server's terminal and saved in
-  ``<data folder>/admin_password.txt`` (owner-only).
+  holds ``app.duckdb``, ``media/``, ``session_key`` (signs the staff session
+  cookies) and ``admin_password.txt``. Its value is used as given (no trimming).
+- first admin: the password, read only while there is no staff account yet, to
+  create the account ``admin`` (role admin); further accounts are added on
+  the Users & audit page (docs/access.md). An empty value counts as unset.
+  With none set, one is generated, printed in the server's terminal (never
+  logged) and saved in ``<data folder>/admin_password.txt`` (owner-only).
 - public URL: set it where staff reach the app by another address than
   participants (behind a proxy); ``http://`` or ``https://`` with a host, no
   query. Unset, links use the address in the staff member's browser, else

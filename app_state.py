@@ -8,9 +8,7 @@ once by ``app_config``). Pages import from here; nothing runs at import time.
 
 from __future__ import annotations
 
-import hmac
 import logging
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,9 @@ import streamlit as st
 # page can load the model.
 import streamlit_webrtc  # noqa: F401
 
-from app_config import PASSWORD_ENV, AppConfig, load_config
+from accounts import cookies, signin
+from accounts.roles import Staff
+from app_config import AppConfig, load_config
 from campaigns.simulate import SimulationConfig, simulate
 from campaigns.store import Store
 from emotion.card import ModelCard, ModelCardError
@@ -32,10 +32,14 @@ log = logging.getLogger(__name__)
 DEMO_NAME = "Demo campaign"
 #: Query parameter of the participant link: ``/?c=<campaign token>``.
 TOKEN_PARAM = "c"
-PASSWORD_FILE = "admin_password.txt"
+PASSWORD_FILE = signin.PASSWORD_FILE
 
 # Session-state keys: the only place they are spelled.
-LOGGED_IN = "logged_in"
+#: A signed staff session token held by this browser session instead of a cookie: how AppTest signs
+#: in, since it cannot send cookies. It is checked exactly like the cookie (signature, live session).
+STAFF_TOKEN = "staff_token"
+#: The local path (and query) the visitor asked for, where sign-in takes them.
+SIGN_IN_NEXT = "sign_in_next"
 #: The participant flow's state object (owned by the participate page's flow module).
 PARTICIPANT_FLOW = "participant_flow"
 #: Results page: the campaign picked and the confidence threshold per campaign id.
@@ -44,7 +48,7 @@ RESULTS_THRESHOLD = "results_threshold"
 #: Campaigns page: the campaign being edited.
 EDIT_CAMPAIGN = "edit_campaign"
 
-DEFAULTS: dict[str, Any] = {LOGGED_IN: False, PARTICIPANT_FLOW: None, RESULTS_CAMPAIGN: None,
+DEFAULTS: dict[str, Any] = {STAFF_TOKEN: None, SIGN_IN_NEXT: "/", PARTICIPANT_FLOW: None, RESULTS_CAMPAIGN: None,
                             RESULTS_THRESHOLD: {}, EDIT_CAMPAIGN: None}
 
 
@@ -74,7 +78,6 @@ def store() -> Store:
 def _open_store(folder_name: str) -> Store:
     # Keyed by folder, so one process can serve (or test) several data folders.
     folder = Path(folder_name)
-    folder.mkdir(parents=True, exist_ok=True)
     db = Store.open(folder / "app.duckdb", media_dir=folder / "media")
     # Sessions do not survive a server restart: participants left "started" by an earlier process
     # are abandoned (only those idle for a while, in case this cache is ever rebuilt mid-session).
@@ -102,38 +105,56 @@ def classifier() -> Any:
     return EmotionClassifier()
 
 
-def staff_password() -> str:
-    """The staff password: secrets ``app_password``, else ``$EMOTION_AB_PASSWORD``, else a generated one.
+# --- staff accounts ---
+def ensure_accounts() -> None:
+    """Create the first admin account when there is none (``accounts.signin.ensure_first_admin``)."""
+    signin.ensure_first_admin(store(), data_dir(), config().staff_password)
 
-    A generated password is written to ``<data>/admin_password.txt`` (owner-only)
-    and logged once, the way notebook servers hand out their first token, so a
-    fresh install is never open to anyone who finds its address.
-    """
-    configured = config().staff_password
-    if configured is not None:
-        return configured
-    path = data_dir() / PASSWORD_FILE
-    if path.is_file() and path.read_text(encoding="utf-8").strip():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(12)
-    path.write_text(password + "\n", encoding="utf-8")
-    path.chmod(0o600)
-    log.warning("no %s set: generated staff password %s (saved in %s)", PASSWORD_ENV, password, path)
-    print(f"\n  Staff password (no {PASSWORD_ENV} set): {password}  -- saved in {path}\n", flush=True)
-    return password
+
+def cookie_key() -> str:
+    """The key that signs this data folder's session cookies."""
+    return _cookie_key(str(data_dir().resolve()))
+
+
+@st.cache_resource
+def _cookie_key(folder_name: str) -> str:
+    return cookies.session_key(Path(folder_name))
+
+
+def _session_token() -> str | None:
+    # The type checks matter: AppTest's st.context answers every cookie with a stand-in object.
+    cookie = st.context.cookies.get(cookies.COOKIE_NAME)
+    if isinstance(cookie, str) and cookie:
+        return cookie
+    token = st.session_state.get(STAFF_TOKEN)
+    return token if isinstance(token, str) and token else None
+
+
+def current_staff() -> Staff | None:
+    """The signed-in staff member of this run: a validly signed cookie (or STAFF_TOKEN) naming a live,
+    not idle session of an enabled account; None otherwise."""
+    token = _session_token()
+    if not token:
+        return None
+    return signin.resolve(store(), cookie_key(), token)
+
+
+def sign_out() -> None:
+    """End this browser's staff session (audited); its cookie, if any, then names no session."""
+    signin.sign_out(store(), cookie_key(), _session_token())
+    st.session_state[STAFF_TOKEN] = None
 
 
 def password_is_generated() -> bool:
-    """Whether the password in force is the generated one in ``admin_password.txt``.
+    """Whether the first admin still has the generated password in ``admin_password.txt``.
 
-    A configured password wins over a file left from an earlier start, so the file alone says nothing.
+    A configured password wins over a file left from an earlier start, and once ``admin`` has signed in
+    the file is no longer worth pointing to.
     """
-    return config().staff_password is None and (data_dir() / PASSWORD_FILE).is_file()
-
-
-def check_password(candidate: str) -> bool:
-    return hmac.compare_digest(candidate.encode(), staff_password().encode())
+    if config().staff_password is not None or not (data_dir() / PASSWORD_FILE).is_file():
+        return False
+    admin = store().staff_user(signin.FIRST_ADMIN)
+    return admin is not None and admin.last_sign_in is None
 
 
 # --- staff pages ---
@@ -155,12 +176,29 @@ def campaign_labels() -> tuple[str, ...]:
 
 
 # --- participant flow ---
-def participant_session(campaign: Any) -> Any:
-    """This browser session's ParticipantSession for ``campaign`` (made on first use, kept under PARTICIPANT_FLOW)."""
+def participant_session(campaign: Any, study: Any = None, external_id: str | None = None,
+                        key: str = PARTICIPANT_FLOW) -> Any:
+    """This browser session's ParticipantSession for ``campaign`` (made on first use, kept under ``key``).
+
+    A different panel id in the link starts afresh while the first one has not consented yet.
+    """
+    from capture.flow import Step
     from capture.session import ParticipantSession
 
-    current = st.session_state.get(PARTICIPANT_FLOW)
-    if getattr(current, "campaign_id", None) != campaign.id:
-        current = ParticipantSession(campaign)
-        st.session_state[PARTICIPANT_FLOW] = current
+    current = st.session_state.get(key)
+    same = (current is not None and current.campaign_id == campaign.id
+            and (current.external_id == external_id or current.flow.step is not Step.CONSENT))
+    if not same:
+        current = ParticipantSession(campaign, study=study, external_id=external_id)
+        st.session_state[key] = current
     return current
+
+
+#: The staff preview's ParticipantSession (apart from any real participation in the same browser).
+PREVIEW_FLOW = "preview_flow"
+#: The campaign the preview page shows.
+PREVIEW_CAMPAIGN = "preview_campaign"
+DEFAULTS.update({PREVIEW_FLOW: None, PREVIEW_CAMPAIGN: None})
+#: Campaigns page: the study setup form's refusals by campaign id (section → message).
+STUDY_ERRORS = "study_errors"
+DEFAULTS.update({STUDY_ERRORS: {}})

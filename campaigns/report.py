@@ -2,7 +2,9 @@
 
 FORMAT is json, csv, parquet, xlsx or html. csv and parquet write three files:
 the raw snapshots (``--out``), ``<stem>-summary`` and ``<stem>-feedback`` (every
-rating and comment); xlsx writes one sheet per table.
+rating and comment); xlsx writes one sheet per table. Panel ids (the
+``external_id`` a panel link carries) are personal data: no export holds them
+unless ``--with-panel-ids`` is given.
 
 Pure builders turn an :class:`Analysis` into a JSON object (here) or tables
 (``campaigns.report_tables``); thin writers put them in files; ``main`` only
@@ -16,7 +18,7 @@ import html
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,21 @@ import pandas as pd
 from campaigns.analysis import analyze, segment, segment_questions
 from campaigns.charts import all_charts
 from campaigns.errors import CampaignError, UnknownCampaignError
-from campaigns.report_tables import comparison_table, feedback_table, raw_table, spreadsheet_safe, summary_table
+from campaigns.report_tables import (
+    StudyFacts,
+    comparison_table,
+    feedback_table,
+    funnel_table,
+    question_json,
+    question_table,
+    quota_json,
+    quota_table,
+    raw_table,
+    spreadsheet_safe,
+    summary_table,
+)
 from campaigns.store import Store
+from campaigns.store.lookups import CampaignRef
 from campaigns.types import VARIANTS, Analysis, Campaign, CampaignData, Comparison
 
 FORMATS = ("json", "csv", "parquet", "xlsx", "html")
@@ -92,6 +107,12 @@ METRIC_DEFINITIONS: tuple[tuple[str, str], ...] = (
         "A-B vs B-A participant counts (exact binomial test) and first-shown minus "
         "second-shown differences in valence and feedback.",
     ),
+    (
+        "funnel",
+        "Every visitor of the campaign by how the visit ended (whatever the segment): declined at consent, "
+        "screened out or quota full at the entry questions, no camera, withdrew (their data erased), "
+        "abandoned, complete, or still in progress; the counts add up to participants_total.",
+    ),
 )
 
 
@@ -142,8 +163,28 @@ def timeline_json(analysis: Analysis) -> dict[str, Any]:
     return result
 
 
-def report_json(analysis: Analysis) -> dict[str, Any]:
-    """The JSON report: the keys and shape documented in docs/design.md."""
+def study_json(study: StudyFacts) -> dict[str, Any]:
+    """The study part of the JSON report: funnel, where visits stopped, questions, quota cells, setup."""
+    setup = study.setup
+    return {
+        "participants_total": study.participants_total,
+        "funnel": dict(study.funnel),
+        "last_steps": study.stopped_at(),
+        "questions": [question_json(q) for q in setup.questions],
+        "quotas": [quota_json(c) for c in study.quotas],
+        "study": {
+            "target_completes": setup.target_completes,
+            "ends_at": setup.ends_at.isoformat() if setup.ends_at else None,
+            "pid_param": setup.pid_param,
+            "redirects": dict(setup.redirects),
+        },
+    }
+
+
+def report_json(analysis: Analysis, study: StudyFacts | None = None,
+                panel_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The JSON report: the keys and shape documented in docs/design.md; ``study`` adds the funnel,
+    questions and quotas, ``panel_ids`` an ``external_id`` to every feedback row."""
     labels = analysis.data.campaign.labels
     variants = {
         v: {
@@ -172,24 +213,27 @@ def report_json(analysis: Analysis) -> dict[str, Any]:
             "p_value": _num(order.p_value),
             "order_effect": {m: _comparison_json(c) for m, c in order.order_effect.items()},
         },
-        "feedback": feedback_json(analysis.data),
-    }
+        "feedback": feedback_json(analysis.data, panel_ids),
+    } | (study_json(study) if study is not None else {})
 
 
-def feedback_json(data: CampaignData) -> list[dict[str, Any]]:
+def feedback_json(data: CampaignData, panel_ids: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Every rating as in :func:`feedback_table`, the segment answers nested under ``answers``."""
     rows = []
-    for record in feedback_table(data).to_dict("records"):
+    for record in feedback_table(data, panel_ids).to_dict("records"):
         answers = {k.removeprefix("answer_"): v for k, v in record.items() if k.startswith("answer_")}
         row = {k: v for k, v in record.items() if not k.startswith("answer_")}
         row |= {"seq": int(row["seq"]), "rating": int(row["rating"]), "rating_centred": _num(row["rating_centred"])}
         row["comment"] = row["comment"] if isinstance(row["comment"], str) else None  # NaN is no JSON
         row["answers"] = {k: v for k, v in answers.items() if isinstance(v, str)}
+        if "external_id" in row:
+            row["external_id"] = row["external_id"] if isinstance(row["external_id"], str) else None
         rows.append(row)
     return rows
 
 
-def write_tables(analysis: Analysis, raw: pd.DataFrame, fmt: str, out: Path) -> list[Path]:
+def write_tables(analysis: Analysis, raw: pd.DataFrame, fmt: str, out: Path,
+                 panel_ids: Mapping[str, str] | None = None) -> list[Path]:
     """Write csv/parquet (raw, summary and feedback files) or xlsx (sheets); returns the files written.
 
     CSV and XLSX text is made :func:`spreadsheet_safe`; Parquet keeps it as stored.
@@ -199,8 +243,8 @@ def write_tables(analysis: Analysis, raw: pd.DataFrame, fmt: str, out: Path) -> 
         "comparisons": comparison_table(analysis.comparisons),
         "timeline": analysis.timeline,
         "quality": analysis.quality,
-        "raw": raw_table(analysis, raw),
-        "feedback": feedback_table(analysis.data),
+        "raw": raw_table(analysis, raw, panel_ids),
+        "feedback": feedback_table(analysis.data, panel_ids),
     }
     if fmt == "xlsx":
         if len(tables["raw"]) > EXCEL_MAX_ROWS:
@@ -222,8 +266,23 @@ def write_tables(analysis: Analysis, raw: pd.DataFrame, fmt: str, out: Path) -> 
     return [out, files["summary"], files["feedback"]]
 
 
-def report_html(analysis: Analysis) -> str:
-    """One self-contained HTML page: charts (plotly.js inlined once), tables, definitions."""
+def _study_html(study: StudyFacts | None) -> str:
+    """The study section: funnel, entry questions and quota cells (nothing without a study)."""
+    if study is None:
+        return ""
+    parts = [f"<h2>Funnel</h2><p>{study.participants_total} visitors counted.</p>",
+             funnel_table(study).to_html(index=False, na_rep="–", float_format=lambda x: f"{x:.0%}")]
+    if study.setup.questions:
+        parts.append("<h2>Entry questions</h2>" + question_table(study.setup).to_html(index=False, classes="feedback"))
+    if study.quotas:
+        parts.append("<h2>Quotas</h2>" + quota_table(study).to_html(index=False))
+    return "\n".join(parts)
+
+
+def report_html(analysis: Analysis, study: StudyFacts | None = None,
+                panel_ids: Mapping[str, str] | None = None) -> str:
+    """One self-contained HTML page: charts (plotly.js inlined once), tables, the study's funnel,
+    questions and quotas, definitions."""
     campaign = analysis.data.campaign
     parts = []
     for i, (key, figure) in enumerate(all_charts(analysis).items()):
@@ -244,10 +303,11 @@ labels {html.escape(", ".join(campaign.labels))}.</p>
 {comparison_table(analysis.comparisons).to_html(index=False, na_rep="–")}
 <h2>Order balance</h2><p>A-B first: {order.ab}; B-A first: {order.ba}; binomial p = {order.p_value:.3g}.</p>
 {comparison_table(order.order_effect).to_html(index=False, na_rep="–")}
+{_study_html(study)}
 <h2>Charts</h2>
 {"".join(parts)}
 <h2>Feedback: every rating and comment</h2>
-{feedback_table(analysis.data).to_html(index=False, na_rep="", classes="feedback")}
+{feedback_table(analysis.data, panel_ids).to_html(index=False, na_rep="", classes="feedback")}
 <h2>Definitions</h2><dl>{definitions}</dl>
 </body></html>
 """
@@ -285,6 +345,17 @@ def check_segment(data: CampaignData, question: str, answer: str) -> None:
         raise CampaignError(f"nobody answered {answer!r} to {question!r} in campaign {name!r}; answers: {known}")
 
 
+def load_study(store: Store, campaign: CampaignRef) -> StudyFacts:
+    """The campaign's study setup, funnel, last steps and quota cells, as the store counts them."""
+    return StudyFacts(store.study(campaign), store.funnel(campaign), store.last_steps(campaign),
+                      store.quota_counts(campaign))
+
+
+def panel_ids(store: Store, campaign: CampaignRef) -> dict[str, str]:
+    """Participant id to panel id for every participant of ``campaign`` who came with one."""
+    return store.panel_ids(campaign)
+
+
 def build_report(
     store: Store,
     key: str,
@@ -294,8 +365,13 @@ def build_report(
     threshold: float | None = None,
     segment_filter: tuple[str, str] | None = None,
     seed: int = 0,
+    with_panel_ids: bool = False,
 ) -> tuple[str | None, list[Path]]:
-    """Analyse a campaign and write the report; returns (text for stdout, files written)."""
+    """Analyse a campaign and write the report; returns (text for stdout, files written).
+
+    ``with_panel_ids`` adds each participant's panel id (``external_id``, personal data) to the raw
+    and feedback tables and the JSON and HTML feedback; without it no export holds one.
+    """
     if fmt not in FORMATS:
         raise CampaignError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if out is None and fmt != "json":
@@ -306,20 +382,21 @@ def build_report(
         check_segment(data, *segment_filter)
         data = segment(data, *segment_filter)
     analysis = analyze(data, seed=seed)
+    ids = panel_ids(store, campaign) if with_panel_ids else None
     if fmt == "json":
-        text = json.dumps(report_json(analysis), indent=2)
+        text = json.dumps(report_json(analysis, load_study(store, campaign), ids), indent=2)
         if out is None:
             return text, []
         out.write_text(text + "\n", encoding="utf-8")
         return None, [out]
     assert out is not None
     if fmt == "html":
-        out.write_text(report_html(analysis), encoding="utf-8")
+        out.write_text(report_html(analysis, load_study(store, campaign), ids), encoding="utf-8")
         return None, [out]
     raw = store.raw_snapshots(campaign)
     if segment_filter is not None:
         raw = raw[raw["participant_id"].isin(set(data.participants["participant_id"]))]
-    return None, write_tables(analysis, raw, fmt, out)
+    return None, write_tables(analysis, raw, fmt, out, ids)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -336,6 +413,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="output file (json defaults to stdout)")
     parser.add_argument("--segment", default=None, metavar="QUESTION=ANSWER", help="only these participants")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--with-panel-ids", action="store_true",
+                        help="include each participant's panel id (personal data; left out by default)")
     args = parser.parse_args(argv)
     segment_filter = None
     if args.segment is not None:
@@ -353,6 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 threshold=args.threshold,
                 segment_filter=segment_filter,
                 seed=args.seed,
+                with_panel_ids=args.with_panel_ids,
             )
     except CampaignError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,10 +1,18 @@
 """Demo data with known truth: ``python -m campaigns.simulate --db PATH --participants N --seed S``.
 
 Creates a complete campaign through the public Store API (the same calls the
-app makes): two image variants, counterbalanced participants, snapshots at the
-campaign interval drawn from a known per-variant emotion mix (A happier than
-B), some no-face, low-confidence, poor-camera and abandoning participants, and
-ratings correlated with each participant's emotions. Returns the truth used.
+app makes): two image variants and a study setup (entry questions, a quota
+that fills up, an age range that screens people out, a target size, a panel
+id parameter and redirects), then visitors who arrive with panel ids and go
+the participant page's way: some decline at consent, the others answer the
+entry questions through the real answer path, which screens some out and
+turns some away because their quota cell is full; of the rest a few have no
+camera, leave at the camera check or withdraw (erasing their data) after the
+first ad. ``participants`` of them go on to the ads: counterbalanced,
+snapshots at the campaign interval drawn from a known per-variant emotion mix
+(A happier than B), some no-face, low-confidence, poor-camera and abandoning
+participants, and ratings correlated with each participant's emotions.
+Returns the truth used and how every visit ended.
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ import numpy as np
 from campaigns.errors import CampaignError
 from campaigns.snapshots import batch_from_arrays
 from campaigns.store import Store
-from campaigns.types import DEFAULT_LABELS, NEGATIVE_LABELS, POSITIVE_LABELS, Settings
+from campaigns.study import OUTCOMES, AdmissionError, Question, Quota, StudySetup
+from campaigns.types import DEFAULT_LABELS, NEGATIVE_LABELS, POSITIVE_LABELS, Campaign, Participant, Settings
 
 MODEL_ID = "simulated-fer2013"
 CONSENT_VERSION = "demo-1"
@@ -51,9 +60,56 @@ MIX_B = {
 }
 
 
+GENDERS = {"Female": 0.48, "Male": 0.46, "Non-binary or other": 0.03, "Prefer not to say": 0.03}
+DEVICES = ("laptop", "desktop")
+APPS = ("Instagram", "TikTok", "YouTube", "Facebook")
+PANEL = "https://panel.example"
+
+
+@dataclass(frozen=True)
+class VisitRates:
+    """How often a visit ends before the ads, for visitors who pass the entry questions (declining is
+    drawn first, of every visitor); screen-outs and full quotas follow from the answers."""
+
+    decline: float = 0.06
+    no_camera: float = 0.03
+    camera_abandon: float = 0.03
+    withdraw: float = 0.02  # after the first ad: "Stop and delete my data"
+    repeat: float = 0.03  # a complete participant who opens the link again (refused, nothing stored)
+
+    def __post_init__(self) -> None:
+        for name, rate in vars(self).items():
+            if not 0 <= rate < 1:
+                raise CampaignError(f"visit rate {name} must be from 0 to below 1, got {rate}")
+        if self.no_camera + self.camera_abandon + self.withdraw >= 1:
+            raise CampaignError("no_camera, camera_abandon and withdraw rates must leave room for the ads")
+
+
+def study_setup(participants: int) -> StudySetup:
+    """The demo's study: the Male cell fills at about a third of ``participants``, so later men are
+    turned away as quota full; ages outside 18-65 are screened out; the target leaves room to grow."""
+    questions = (
+        Question("gender", "What is your gender?", "single", tuple(GENDERS)),
+        Question("age", "How old are you?", "number", min=14, max=99, eligible_min=18, eligible_max=65),
+        Question("device", "Which device are you using now?", "single", DEVICES),
+        Question("apps", "Which of these do you use?", "multiple", APPS, required=False),
+    )
+    quotas = (Quota("gender", "Female", max(1, round(0.8 * participants))),
+              Quota("gender", "Male", max(1, round(0.25 * participants))))
+    redirects = {outcome: f"{PANEL}/{outcome.replace('_', '-')}?pid={{pid}}"
+                 for outcome in ("complete", "screened_out", "quota_full", "declined", "no_camera")}
+    return StudySetup(questions=questions, quotas=quotas, target_completes=max(2, round(1.5 * participants)),
+                      pid_param="pid", redirects=redirects)
+
+
 @dataclass(frozen=True)
 class SimulationConfig:
-    """What to simulate; defaults give A a clearly happier response than B."""
+    """What to simulate; defaults give A a clearly happier response than B.
+
+    ``participants`` counts those who go on to the ads (the analysed sample); the visitors who end
+    before (declined, screened out, quota full, no camera, left at the camera check, withdrew) come
+    on top, drawn from ``visits`` and the entry answers.
+    """
 
     participants: int = 120
     seed: int = 0
@@ -67,6 +123,7 @@ class SimulationConfig:
     concentration: float = 60.0
     exposure_s: float = 15.0
     interval_s: float = 1.0
+    visits: VisitRates = field(default_factory=VisitRates)
     close: bool = False
 
     def __post_init__(self) -> None:
@@ -93,6 +150,12 @@ class SimulationTruth:
     ratios: Mapping[str, Mapping[str, float]]
     valence: Mapping[str, float]
     differences: Mapping[str, float]
+    outcomes: Mapping[str, int] = field(default_factory=dict)  # visits per outcome, as simulated
+    repeats_refused: int = 0
+
+    @property
+    def visitors(self) -> int:
+        return sum(self.outcomes.values())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -104,6 +167,9 @@ class SimulationTruth:
             "ratios": {v: dict(r) for v, r in self.ratios.items()},
             "valence": dict(self.valence),
             "differences": dict(self.differences),
+            "visitors": self.visitors,
+            "outcomes": dict(self.outcomes),
+            "repeats_refused": self.repeats_refused,
         }
 
 
@@ -153,6 +219,103 @@ def _rating(rng: np.random.Generator, mix: np.ndarray, labels: Sequence[str], sc
     return int(np.clip(np.rint(centre + (scale - 1) * lean + rng.normal(0, 0.7)), 1, scale))
 
 
+def _panel_id(rng: np.random.Generator, visitor: int) -> str:
+    """A panel's participant id, as a panel link would carry it; the visitor number keeps it unique
+    (a repeated id that completed would be refused)."""
+    return f"PX-{visitor:05d}" + "".join(str(d) for d in rng.integers(0, 10, 4))
+
+
+def _answers(rng: np.random.Generator) -> dict[str, Any]:
+    """Raw entry answers as the questions form sends them (about 15% are outside 18-65)."""
+    roll = rng.random()
+    age = int(rng.integers(15, 18)) if roll < 0.08 else int(rng.integers(66, 85)) if roll < 0.15 \
+        else int(rng.integers(18, 66))
+    apps = [a for a in APPS if rng.random() < 0.45] if rng.random() >= 0.15 else []
+    return {
+        "gender": str(rng.choice(list(GENDERS), p=list(GENDERS.values()))),
+        "age": age,
+        "device": str(rng.choice(DEVICES)),
+        "apps": apps,
+    }
+
+
+def _watch(store: Store, rng: np.random.Generator, config: SimulationConfig, person: Participant,
+           mixes: Mapping[str, np.ndarray], scale: int, withdraws: bool) -> str:
+    """Both ads with their snapshots and ratings, as far as this participant gets; the outcome."""
+    labels = DEFAULT_LABELS
+    per_variant = int(round(config.exposure_s / config.interval_s))
+    face_rate = (
+        config.poor_camera_face_rate
+        if rng.random() < config.poor_camera_rate
+        else 1 - config.no_face_rate
+    )
+    stop_at = int(rng.uniform(0.3, 1.0) * 2 * per_variant) if rng.random() < config.abandon_rate else None
+    shown = 0
+    for position, variant in enumerate(person.order, start=1):
+        own_mix = rng.dirichlet(config.concentration * mixes[variant])
+        n = per_variant if stop_at is None else max(0, min(per_variant, stop_at - shown))
+        shown += n
+        if n == 0:
+            break
+        store.reached_step(person.id, f"ad {position}")
+        face = rng.random(n) < face_rate
+        emotion = rng.choice(len(labels), size=n, p=own_mix)
+        confident = rng.random(n) < config.confident_rate
+        probs = _probabilities(rng, emotion, confident, len(labels))
+        probs[~face] = np.nan
+        offsets = (np.arange(n) * config.interval_s * 1000 + rng.integers(0, 40, n)).astype(np.int64)
+        store.add_snapshots(
+            batch_from_arrays(
+                participant_id=person.id,
+                variant=variant,
+                offset_ms=offsets,
+                face_found=face,
+                probabilities=probs,
+                model_id=MODEL_ID,
+                face_ratio=np.where(face, rng.uniform(0.05, 0.25, n), np.nan),
+                brightness=np.where(face, np.clip(rng.normal(120, 20, n), 0, 255), np.nan),
+                sharpness=np.where(face, rng.uniform(50, 400, n), np.nan),
+            )
+        )
+        if withdraws:
+            store.erase_participant(person.id)  # "Stop and delete my data": only the count stays
+            return "withdrew"
+        if n < per_variant:
+            break
+        store.reached_step(person.id, f"rating {position}")
+        store.add_feedback(person.id, variant, _rating(rng, own_mix, labels, scale))
+    if stop_at is not None:
+        store.mark_participant(person.id, "abandoned")
+        return "abandoned"
+    store.mark_participant(person.id, "complete")
+    return "complete"
+
+
+def _visit(store: Store, rng: np.random.Generator, config: SimulationConfig, campaign: Campaign,
+           mixes: Mapping[str, np.ndarray], scale: int, visitor: int) -> tuple[str, str | None, bool]:
+    """One visitor through the participant page's calls: (outcome, panel id, whether they saw an ad
+    and their data stays)."""
+    rates = config.visits
+    if rng.random() < rates.decline:
+        store.record_decline(campaign)
+        return "declined", None, False
+    panel_id = _panel_id(rng, visitor)
+    person = store.add_participant(campaign, CONSENT_VERSION, external_id=panel_id)
+    ended = store.answer_questions(person.id, _answers(rng))
+    if ended is not None:
+        return ended, panel_id, False
+    roll = rng.random()
+    if roll < rates.no_camera:
+        store.end_participant(person.id, "no_camera", "camera")
+        return "no_camera", panel_id, False
+    if roll < rates.no_camera + rates.camera_abandon:
+        store.mark_participant(person.id, "abandoned")  # left at the camera check: no snapshot
+        return "abandoned", panel_id, False
+    withdraws = roll < rates.no_camera + rates.camera_abandon + rates.withdraw
+    outcome = _watch(store, rng, config, person, mixes, scale, withdraws)
+    return outcome, panel_id, outcome != "withdrew"
+
+
 def simulate(store: Store, config: SimulationConfig) -> SimulationTruth:
     """Create and fill a campaign as described by ``config``; return the truth."""
     rng = np.random.default_rng(config.seed)
@@ -166,51 +329,27 @@ def simulate(store: Store, config: SimulationConfig) -> SimulationTruth:
     )
     store.set_variant(campaign, "A", ad_image("A", (40, 140, 60)), "ad-a.png")
     store.set_variant(campaign, "B", ad_image("B", (140, 60, 40)), "ad-b.png")
+    store.set_study(campaign, study_setup(config.participants))
     campaign = store.go_live(campaign)
-    per_variant = int(round(config.exposure_s / config.interval_s))
     mixes = {v: np.array([config.mix[v][k] for k in labels]) for v in ("A", "B")}
-    for _ in range(config.participants):
-        answers = {
-            "age": str(rng.choice(["18-24", "25-34", "35-54", "55+"])),
-            "device": str(rng.choice(["laptop", "desktop"])),
-        }
-        person = store.add_participant(campaign, CONSENT_VERSION, answers=answers)
-        face_rate = (
-            config.poor_camera_face_rate
-            if rng.random() < config.poor_camera_rate
-            else 1 - config.no_face_rate
-        )
-        stop_at = int(rng.uniform(0.3, 1.0) * 2 * per_variant) if rng.random() < config.abandon_rate else None
-        shown = 0
-        for variant in person.order:
-            own_mix = rng.dirichlet(config.concentration * mixes[variant])
-            n = per_variant if stop_at is None else max(0, min(per_variant, stop_at - shown))
-            shown += n
-            if n == 0:
-                break
-            face = rng.random(n) < face_rate
-            emotion = rng.choice(len(labels), size=n, p=own_mix)
-            confident = rng.random(n) < config.confident_rate
-            probs = _probabilities(rng, emotion, confident, len(labels))
-            probs[~face] = np.nan
-            offsets = (np.arange(n) * config.interval_s * 1000 + rng.integers(0, 40, n)).astype(np.int64)
-            store.add_snapshots(
-                batch_from_arrays(
-                    participant_id=person.id,
-                    variant=variant,
-                    offset_ms=offsets,
-                    face_found=face,
-                    probabilities=probs,
-                    model_id=MODEL_ID,
-                    face_ratio=np.where(face, rng.uniform(0.05, 0.25, n), np.nan),
-                    brightness=np.where(face, np.clip(rng.normal(120, 20, n), 0, 255), np.nan),
-                    sharpness=np.where(face, rng.uniform(50, 400, n), np.nan),
-                )
-            )
-            if n < per_variant:
-                break
-            store.add_feedback(person.id, variant, _rating(rng, own_mix, labels, settings.rating_scale))
-        store.mark_participant(person.id, "complete" if stop_at is None else "abandoned")
+    outcomes = dict.fromkeys(OUTCOMES, 0)
+    watched = repeats = 0
+    # Every visitor who passes the questions has a fair chance of reaching the ads, so this ends;
+    # the cap only guards rates configured close to 1.
+    cap = 50 * config.participants + 100
+    while watched < config.participants:
+        visitor = sum(outcomes.values())
+        if visitor >= cap:
+            raise CampaignError(f"only {watched} of {config.participants} simulated participants reached the ads "
+                                f"after {cap} visitors; lower the visit rates")
+        outcome, panel_id, saw_ads = _visit(store, rng, config, campaign, mixes, settings.rating_scale, visitor)
+        outcomes[outcome] += 1
+        watched += saw_ads
+        if outcome == "complete" and rng.random() < config.visits.repeat:
+            try:
+                store.check_admission(campaign, panel_id)  # the link page's check: this id has taken part
+            except AdmissionError:
+                repeats += 1
     if config.close:
         store.close_campaign(campaign)
     ratios, valence = true_values(config)
@@ -225,6 +364,8 @@ def simulate(store: Store, config: SimulationConfig) -> SimulationTruth:
         ratios,
         valence,
         differences,
+        outcomes,
+        repeats,
     )
 
 
@@ -243,6 +384,8 @@ def _text_summary(truth: SimulationTruth) -> str:
         f"{'valence':<10}{truth.valence['A']:>8.4f}{truth.valence['B']:>8.4f}"
         f"{truth.differences['valence']:>8.4f}"
     )
+    ended = ", ".join(f"{outcome} {n}" for outcome, n in truth.outcomes.items() if n)
+    lines.append(f"{truth.visitors} visitors: {ended}; {truth.repeats_refused} repeat visits refused")
     return "\n".join(lines)
 
 

@@ -54,6 +54,15 @@ class StudyError(CampaignError):
         self.reason = message
 
 
+class AdmissionError(CampaignError):
+    """One more participant may not start; ``outcome`` says why: ``quota_full`` (the study is full),
+    ``ended`` (past its end time) or ``repeat`` (this panel id has taken part)."""
+
+    def __init__(self, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
 @dataclass(frozen=True)
 class Question:
     """One entry question. ``screen_out`` lists choice options that end the test; a number answer

@@ -1,8 +1,10 @@
 """The participant's steps as a pure, immutable state machine (no Streamlit, no I/O).
 
-consent -> camera check -> watch the first ad -> rate it -> watch the second
-ad -> rate it -> done; declining at consent ends the flow, and so does withdrawing
-(stop, and erase everything stored) at any step after consent. Times are plain
+consent -> entry questions (where the study asks any) -> camera check -> watch
+the first ad -> rate it -> watch the second ad -> rate it -> done. Declining at
+consent ends the flow, and so do an answer that screens the participant out, a
+full quota cell, a participant without a usable camera, and withdrawing (stop,
+and erase everything stored) at any step after consent. Times are plain
 ``time.monotonic()`` seconds passed in by the caller, so tests drive the clock.
 """
 
@@ -39,6 +41,10 @@ class FlowError(ValueError):
 class Step(StrEnum):
     CONSENT = "consent"
     DECLINED = "declined"
+    QUESTIONS = "questions"
+    SCREENED_OUT = "screened_out"
+    QUOTA_FULL = "quota_full"
+    NO_CAMERA = "no_camera"
     CAMERA = "camera"
     WATCH = "watch"
     RATE = "rate"
@@ -48,12 +54,14 @@ class Step(StrEnum):
 
 # Steps in the order a participant meets them, for the progress indicator.
 _SEQUENCE: tuple[tuple[Step, int], ...] = (
-    (Step.CONSENT, 0), (Step.CAMERA, 0), (Step.WATCH, 0), (Step.RATE, 0), (Step.WATCH, 1), (Step.RATE, 1),
-    (Step.DONE, 1),
+    (Step.CONSENT, 0), (Step.QUESTIONS, 0), (Step.CAMERA, 0), (Step.WATCH, 0), (Step.RATE, 0), (Step.WATCH, 1),
+    (Step.RATE, 1), (Step.DONE, 1),
 )
-_STEP_TEXT = {Step.CONSENT: "Consent", Step.CAMERA: "Camera check", Step.WATCH: "Ad {n} of 2",
-              Step.RATE: "Your view of ad {n}", Step.DONE: "Done", Step.DECLINED: "Done",
-              Step.WITHDRAWN: "Done"}
+#: Steps that end the flow before the last one.
+ENDINGS: tuple[Step, ...] = (Step.DECLINED, Step.SCREENED_OUT, Step.QUOTA_FULL, Step.NO_CAMERA, Step.WITHDRAWN)
+_STEP_TEXT = {Step.CONSENT: "Consent", Step.QUESTIONS: "A few questions", Step.CAMERA: "Camera check",
+              Step.WATCH: "Ad {n} of 2", Step.RATE: "Your view of ad {n}", Step.DONE: "Done",
+              **dict.fromkeys(ENDINGS, "Done")}
 
 _ADVICE = {
     VERDICT_OK: "Looks good - please hold still.",
@@ -96,6 +104,7 @@ class Flow:
     order: str | None = None  # "AB" or "BA", from the store's counterbalancing
     position: int = 0  # 0 while the first ad is shown or rated, 1 for the second
     shown_at: float | None = None  # monotonic time the current ad was put on screen
+    asks_questions: bool = False  # the study has entry questions (asked between consent and camera)
 
     def _expect(self, *steps: Step) -> None:
         if self.step not in steps:
@@ -110,34 +119,52 @@ class Flow:
 
     @property
     def finished(self) -> bool:
-        return self.step in (Step.DONE, Step.DECLINED, Step.WITHDRAWN)
+        return self.step is Step.DONE or self.step in ENDINGS
 
     @property
     def can_withdraw(self) -> bool:
         """From consent on something may be stored, so from then on (the end included) the participant
-        may withdraw."""
-        return self.step in (Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE)
+        may withdraw. A visit ended by an answer or a missing camera may be erased too."""
+        return self.step in (Step.QUESTIONS, Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE, Step.SCREENED_OUT,
+                             Step.QUOTA_FULL, Step.NO_CAMERA)
+
+    @property
+    def _sequence(self) -> tuple[tuple[Step, int], ...]:
+        return _SEQUENCE if self.asks_questions else tuple(s for s in _SEQUENCE if s[0] is not Step.QUESTIONS)
 
     @property
     def progress(self) -> float:
         """Share of the flow behind the participant, 0..1."""
-        if self.step in (Step.DECLINED, Step.WITHDRAWN):
+        if self.step in ENDINGS:
             return 1.0
-        return _SEQUENCE.index((self.step, self.position)) / (len(_SEQUENCE) - 1)
+        return self._sequence.index((self.step, self.position)) / (len(self._sequence) - 1)
 
     @property
     def progress_text(self) -> str:
         if self.finished:
             return _STEP_TEXT[self.step]
-        index = _SEQUENCE.index((self.step, self.position))
+        index = self._sequence.index((self.step, self.position))
         text = _STEP_TEXT[self.step].format(n=self.position + 1)
-        return f"Step {index + 1} of {len(_SEQUENCE) - 1}: {text}"
+        return f"Step {index + 1} of {len(self._sequence) - 1}: {text}"
 
     def consent(self, order: str) -> Flow:
         self._expect(Step.CONSENT)
         if order not in ("AB", "BA"):
             raise FlowError(f"order must be 'AB' or 'BA', got {order!r}")
-        return replace(self, step=Step.CAMERA, order=order)
+        return replace(self, step=Step.QUESTIONS if self.asks_questions else Step.CAMERA, order=order)
+
+    def answered(self, outcome: str | None) -> Flow:
+        """After the entry questions: the camera check, or the end the answers decided."""
+        self._expect(Step.QUESTIONS)
+        ends = {None: Step.CAMERA, "screened_out": Step.SCREENED_OUT, "quota_full": Step.QUOTA_FULL}
+        if outcome not in ends:
+            raise FlowError(f"entry answers end in screened_out, quota_full or nothing, got {outcome!r}")
+        return replace(self, step=ends[outcome])
+
+    def no_camera(self) -> Flow:
+        """The participant cannot use a camera: the study ends for them."""
+        self._expect(Step.CAMERA)
+        return replace(self, step=Step.NO_CAMERA)
 
     def decline(self) -> Flow:
         self._expect(Step.CONSENT)
@@ -145,7 +172,8 @@ class Flow:
 
     def withdraw(self) -> Flow:
         """The participant stops and wants everything stored about them erased."""
-        self._expect(Step.CAMERA, Step.WATCH, Step.RATE, Step.DONE)
+        if not self.can_withdraw:
+            raise FlowError(f"the participant is at step {self.step.value!r}: nothing to withdraw")
         return replace(self, step=Step.WITHDRAWN, shown_at=None)
 
     def camera_passed(self, ok_streak: int) -> Flow:

@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from campaigns.errors import UnknownParticipantError
+from campaigns.errors import CampaignError, UnknownParticipantError
 from campaigns.store import Store
+from campaigns.study import StudySetup
 from campaigns.types import Campaign, Participant, Variant
 from capture.flow import CONSENT_VERSION, REQUIRED_OK_CHECKS, Flow, FlowError, Step, exposure_s
 from capture.frames import FrameQueue
@@ -39,9 +40,12 @@ RESTART_OFF_S = 2.0
 class ParticipantSession:
     """Flow state, capture and writes of one participant of one campaign."""
 
-    def __init__(self, campaign: Campaign, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, campaign: Campaign, *, study: StudySetup | None = None, external_id: str | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.campaign = campaign
-        self.flow = Flow()
+        self.study = study if study is not None else StudySetup()
+        self.external_id = external_id  # the panel's participant id from the link, if any
+        self.flow = Flow(asks_questions=bool(self.study.questions))
         self.participant: Participant | None = None
         self.holder = CaptureHolder(clock=clock)
         self.frames = FrameQueue()
@@ -53,6 +57,7 @@ class ParticipantSession:
         self._restarted_at_frame: int | None = None  # frames_seen when the page last restarted the camera
         self._rendered_at: float | None = None  # when the page put the current ad on the page
         self._completed = False  # marked complete in the store
+        self._steps_noted: set[str] = set()
         self.camera_restarts = 0
 
     @property
@@ -68,19 +73,66 @@ class ParticipantSession:
     # -- consent --------------------------------------------------------------
 
     def consent(self, store: Store, *, crop_consent: bool = False) -> Participant:
-        """Register the participant (counterbalanced order) and move on to the camera check."""
+        """Register the participant (counterbalanced order; the study's admission rules may refuse them
+        with AdmissionError) and move on to the entry questions or the camera check."""
         if self.flow.step is not Step.CONSENT:
             raise FlowError("consent was already given")
         keep = crop_consent and self.campaign.settings.keep_face_crops
-        self.participant = store.add_participant(self.campaign, CONSENT_VERSION, crop_consent=keep)
+        self.participant = store.add_participant(self.campaign, CONSENT_VERSION, crop_consent=keep,
+                                                 external_id=self.external_id)
         self.flow = self.flow.consent(self.participant.order)
-        self.holder.start_check()
-        self._camera_since = self._clock()
+        if self.flow.step is Step.CAMERA:
+            self._start_camera_check()
         return self.participant
 
-    def decline(self) -> None:
-        """End politely; nothing is stored."""
+    def answer(self, store: Store, answers: dict[str, Any]) -> None:
+        """Store the entry answers (StudyError for an invalid one); they decide whether the participant
+        goes on to the camera check or ends as screened out or quota full."""
+        if self.flow.step is not Step.QUESTIONS:
+            raise FlowError("the entry questions are not being asked now")
+        self.flow = self.flow.answered(store.answer_questions(self.participant_id, answers))
+        if self.flow.step is Step.CAMERA:
+            self._start_camera_check()
+
+    def _start_camera_check(self) -> None:
+        self.holder.start_check()
+        self._camera_since = self._clock()
+
+    def decline(self, store: Store | None = None) -> None:
+        """End politely; only that someone declined is counted (``store``), nothing about them."""
         self.flow = self.flow.decline()
+        if store is not None:
+            store.record_decline(self.campaign)
+
+    def no_camera(self, store: Store) -> None:
+        """The participant has no camera they can use: stop capture and end their visit as such."""
+        self.flow = self.flow.no_camera()
+        self.holder.finish()
+        if self.worker is not None:
+            self.worker.stop()
+        store.end_participant(self.participant_id, "no_camera", "camera")
+
+    def close(self) -> None:
+        """Stop capture for good (a preview started again); the store is not told."""
+        self.holder.finish()
+        if self.worker is not None:
+            self.worker.stop()
+
+    @property
+    def outcome(self) -> str | None:
+        """How the visit ended, in the study's words (for the redirect), or None while it runs."""
+        return {Step.DONE: "complete", Step.SCREENED_OUT: "screened_out", Step.QUOTA_FULL: "quota_full",
+                Step.DECLINED: "declined", Step.NO_CAMERA: "no_camera"}.get(self.flow.step)
+
+    def note_step(self, store: Store, step: str) -> None:
+        """Record once that the participant reached ``step`` (for the funnel); a failure only logs."""
+        if self.participant is None or step in self._steps_noted:
+            return
+        self._steps_noted.add(step)
+        try:
+            store.reached_step(self.participant.id, step)
+        except (CampaignError, OSError):
+            log.exception("participant %s: step %s not recorded", self.participant.id, step)
 
     # -- capture --------------------------------------------------------------
 

@@ -9,8 +9,9 @@ import streamlit as st
 from app_state import store
 from campaigns.analysis import segment_questions
 from ui import results_view as view
-from ui.messages import attempt, show_flash, store_faults
+from ui.messages import attempt, show_flash, staff_or_stop, store_faults
 
+me = staff_or_stop()
 st.title("Results")
 show_flash()
 with store_faults():
@@ -44,9 +45,13 @@ with store_faults():
         with tab:
             render(result)
     with tabs[6]:
-        view.downloads(db, campaign, threshold, segment_filter)
+        view.downloads(db, campaign, threshold, segment_filter, actor=me)
     with tabs[7]:
-        st.caption("Right to erasure: deletes the participant's snapshots, ratings, answers and face crops.")
-        chosen = view.erase(everyone.data.participants)
-        if chosen is not None:
-            attempt(partial(view.erase_participant, db, chosen))
+        st.caption("Right to erasure: deletes the participant's snapshots, ratings, answers, panel ID and "
+                   "face crops.")
+        if not me.may("erase"):
+            st.caption(f"Your role ({me.role}) cannot erase participants.")
+        else:
+            chosen = view.erase(everyone.data.participants)
+            if chosen is not None:
+                attempt(partial(view.erase_participant, db, campaign, chosen, actor=me))

@@ -51,10 +51,11 @@ def export_files(campaign: Campaign, threshold: float) -> list[ExportFile]:
 
 
 def export_bytes(store: Store, campaign: Campaign, threshold: float, segment: tuple[str, str] | None,
-                 file: ExportFile) -> bytes:
-    """The bytes of one export, as the report command writes them for the same options."""
+                 file: ExportFile, *, with_panel_ids: bool = False) -> bytes:
+    """The bytes of one export, as the report command writes them for the same options
+    (``with_panel_ids``: ``--with-panel-ids``, the panel ids are personal data)."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / f"report.{file.fmt}"
         _, written = build_report(store, campaign.name, file.fmt, out, threshold=threshold,
-                                  segment_filter=segment)
+                                  segment_filter=segment, with_panel_ids=with_panel_ids)
         return written[file.part].read_bytes()

@@ -9,6 +9,7 @@ from typing import Literal, NoReturn
 
 import streamlit as st
 
+from accounts.roles import Staff
 from app_state import FLASH
 from campaigns.errors import CampaignError, StoreUnavailableError
 from ui.campaign_form import error_text
@@ -63,3 +64,16 @@ def store_faults() -> Iterator[None]:
         yield
     except StoreUnavailableError as exc:
         st.error(f"{error_text(exc)}\n\n{TRY_LATER} If it persists, the server log has the details.")
+
+
+def staff_or_stop() -> Staff:
+    """The signed-in staff member of a staff page; without one (app.py shows staff pages to signed-in
+    staff only) or when the store fails (shown in plain words) the page stops."""
+    from app_state import current_staff
+
+    staff = None
+    with store_faults():
+        staff = current_staff()
+    if staff is None:
+        st.stop()
+    return staff

@@ -8,6 +8,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from accounts.roles import Staff, require
 from app_state import RESULTS_CAMPAIGN, RESULTS_THRESHOLD, data_dir
 from campaigns import charts
 from campaigns.analysis import analyze, segment
@@ -162,15 +163,33 @@ def order(result: Analysis) -> None:
         st.markdown("- Order effect: " + verdict_sentence(metric, c, ("first-shown", "second-shown")))
 
 
-def downloads(store: Store, campaign: Campaign, threshold: float, segment_filter: tuple[str, str] | None) -> None:
+def downloads(store: Store, campaign: Campaign, threshold: float, segment_filter: tuple[str, str] | None, *,
+              actor: Staff) -> None:
+    if not actor.may("export"):
+        st.caption(f"Your role ({actor.role}) cannot download reports.")
+        return
     st.caption("The same files as `python -m campaigns.report` for this threshold"
                + (f" and segment {segment_filter[0]} = {segment_filter[1]}" if segment_filter else "") + ".")
+    with_ids = st.checkbox("Include panel participant IDs (personal data: only where the panel needs them, "
+                           "e.g. to pay or to honour an erasure request)", key="download_with_panel_ids")
     columns = st.columns(4)
     for i, file in enumerate(exports.export_files(campaign, threshold)):
         columns[i % 4].download_button(
-            # A callable: the file is built only when clicked, not on every rerun.
-            file.label, partial(exports.export_bytes, store, campaign, threshold, segment_filter, file),
+            # A callable: the file is built (and the download audited) only when clicked, not on every rerun.
+            file.label, partial(audited_export, store, campaign, threshold, segment_filter, file, with_ids, actor),
             file_name=file.filename, mime=exports.MIME[file.fmt], on_click="ignore", key=f"download_{i}")
+
+
+def audited_export(store: Store, campaign: Campaign, threshold: float, segment_filter: tuple[str, str] | None,
+                   file: exports.ExportFile, with_panel_ids: bool, actor: Staff) -> bytes:
+    """One export's bytes, written to the audit log with what it held."""
+    require(actor.role, "export")
+    data = exports.export_bytes(store, campaign, threshold, segment_filter, file, with_panel_ids=with_panel_ids)
+    store.audit(actor.username, "export", campaign,
+                f"{file.filename}, threshold {threshold:g}"
+                + (f", segment {segment_filter[0]} = {segment_filter[1]}" if segment_filter else "")
+                + (", with panel IDs" if with_panel_ids else ""))
+    return data
 
 
 def erase(participants: pd.DataFrame) -> str | None:
@@ -187,8 +206,11 @@ def erase(participants: pd.DataFrame) -> str | None:
     return None
 
 
-def erase_participant(store: Store, participant_id: str) -> str:
+def erase_participant(store: Store, campaign: Campaign, participant_id: str, *, actor: Staff) -> str:
     """Erase every row of a participant; returns what was deleted, in words."""
+    require(actor.role, "erase")
     counts = store.erase_participant(participant_id)
+    # The random participant code only: the audit log outlives the erasure and holds no personal data.
+    store.audit(actor.username, "erase", campaign, f"participant {participant_id}")
     return (f"Erased participant {participant_id}: {counts['snapshots']} snapshots, {counts['feedback']} "
             f"ratings, {counts['participant_answers']} answers, {counts['face_crops']} face crops.")

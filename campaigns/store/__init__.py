@@ -17,13 +17,18 @@ every driver error the translation into store errors by construction rather than
 - ``participant_repo.ParticipantRepo``: participants, ratings, face crops, erasure.
 - ``snapshot_repo.SnapshotRepo``: snapshot batches (all rows or none) and their raw reads.
 - ``analysis_repo.AnalysisRepo``: the counts at a threshold and the frames analysis loads.
+- ``staff_repo.StaffRepo``: staff accounts (hashed passwords only) and sessions (hashed secrets only).
+- ``audit_repo.AuditRepo``: the append-only audit log, never touched by deletions or erasures.
 
 Migrations are in :mod:`campaigns.schema`; errors in :mod:`campaigns.errors`.
 """
 
+from campaigns.store.audit_repo import AuditEntry
 from campaigns.store.facade import Store
 from campaigns.store.lookups import CampaignRef
 from campaigns.store.participant_repo import MAX_CROP_BYTES, STALE_AFTER
 from campaigns.store.snapshot_repo import SnapshotInput
+from campaigns.store.staff_repo import SESSION_IDLE, StaffUser
 
-__all__ = ["MAX_CROP_BYTES", "STALE_AFTER", "CampaignRef", "SnapshotInput", "Store"]
+__all__ = ["MAX_CROP_BYTES", "SESSION_IDLE", "STALE_AFTER", "AuditEntry", "CampaignRef", "SnapshotInput", "StaffUser",
+           "Store"]

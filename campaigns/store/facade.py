@@ -17,11 +17,13 @@ import pandas as pd
 from campaigns.errors import SettingsError
 from campaigns.media import DEFAULT_MAX_UPLOAD_BYTES
 from campaigns.store.analysis_repo import AnalysisRepo
+from campaigns.store.audit_repo import AuditEntry, AuditRepo
 from campaigns.store.campaign_repo import CampaignRepo
 from campaigns.store.database import MEMORY, Database
 from campaigns.store.lookups import CampaignRef
 from campaigns.store.participant_repo import STALE_AFTER, ParticipantRepo
 from campaigns.store.snapshot_repo import SnapshotInput, SnapshotRepo
+from campaigns.store.staff_repo import SESSION_IDLE, StaffRepo, StaffUser
 from campaigns.store.study_repo import QuotaCount, StudyRepo
 from campaigns.store.variant_repo import MediaFolder, VariantRepo
 from campaigns.study import StudySetup
@@ -40,6 +42,8 @@ class Store:
         self._snapshots = SnapshotRepo(db)
         self._analysis = AnalysisRepo(db)
         self._study = StudyRepo(db)
+        self._staff = StaffRepo(db)
+        self._audit = AuditRepo(db)
 
     @classmethod
     def open(
@@ -178,6 +182,10 @@ class Store:
         AdmissionError when the study's end time, target size or ``external_id`` refuses them."""
         return self._participants.add(campaign, consent_version, answers, order, crop_consent, external_id)
 
+    def panel_ids(self, campaign: CampaignRef) -> dict[str, str]:
+        """Participant id to panel id (personal data: for exports that ask for it)."""
+        return self._participants.panel_ids(campaign)
+
     def participant(self, participant_id: str) -> Participant:
         """One participant with their segment answers."""
         return self._participants.get(participant_id)
@@ -283,3 +291,68 @@ class Store:
     def table_counts(self) -> dict[str, int]:
         """Row count of every data table (for checks that nothing changed)."""
         return self._analysis.table_counts()
+
+    # -- staff accounts and sessions ------------------------------------------------
+
+    def add_staff_user(self, username: str, role: str, password_hash: str) -> StaffUser:
+        """Add an enabled staff account (names are case-insensitive, stored lower-case)."""
+        return self._staff.add(username, role, password_hash)
+
+    def staff_user(self, username: str) -> StaffUser | None:
+        """The staff account named ``username`` (any case), or None."""
+        return self._staff.get(username)
+
+    def staff_users(self) -> list[StaffUser]:
+        """Every staff account, by name."""
+        return self._staff.users()
+
+    def staff_user_count(self) -> int:
+        return self._staff.count()
+
+    def staff_password_hash(self, username: str) -> str | None:
+        """The password hash of an enabled account, to verify; None for an unknown or disabled one."""
+        return self._staff.password_hash(username)
+
+    def set_staff_role(self, username: str, role: str) -> StaffUser:
+        """Change an account's role (the last enabled admin keeps theirs)."""
+        return self._staff.set_role(username, role)
+
+    def set_staff_password_hash(self, username: str, password_hash: str, *, end_sessions: bool = True) -> None:
+        """Replace an account's password hash; by default its sessions end."""
+        self._staff.set_password_hash(username, password_hash, end_sessions=end_sessions)
+
+    def set_staff_disabled(self, username: str, disabled: bool) -> StaffUser:
+        """Disable (ending its sessions) or enable an account (the last enabled admin stays enabled)."""
+        return self._staff.set_disabled(username, disabled)
+
+    def record_staff_sign_in(self, username: str) -> None:
+        self._staff.record_sign_in(username)
+
+    def create_staff_session(self, username: str) -> str:
+        """Start a session; returns its secret (only a hash of it is stored)."""
+        return self._staff.create_session(username)
+
+    def staff_session_user(self, secret: str, idle: timedelta = SESSION_IDLE) -> StaffUser | None:
+        """The enabled account of a live session (marking it seen), or None."""
+        return self._staff.session_user(secret, idle)
+
+    def delete_staff_session(self, secret: str) -> None:
+        self._staff.delete_session(secret)
+
+    def delete_staff_sessions(self, username: str) -> int:
+        """End every session of an account; returns how many."""
+        return self._staff.delete_sessions(username)
+
+    def expire_staff_sessions(self, idle: timedelta = SESSION_IDLE) -> int:
+        """Delete every session idle longer than ``idle``; returns how many."""
+        return self._staff.expire_sessions(idle)
+
+    # -- audit log --------------------------------------------------------------------
+
+    def audit(self, username: str, action: str, campaign: CampaignRef | None = None, detail: str = "") -> None:
+        """Append an audit entry (kept when the campaign is deleted or a participant erased)."""
+        self._audit.record(username, action, campaign, detail)
+
+    def audit_entries(self, limit: int = 200) -> list[AuditEntry]:
+        """The newest audit entries, newest first."""
+        return self._audit.entries(limit)

@@ -27,7 +27,7 @@ from campaigns.errors import (
 from campaigns.inputs import clean_answers, now, text, variant_name
 from campaigns.media import decode_image
 from campaigns.store.database import Database
-from campaigns.store.lookups import CampaignRef, locked_campaign, require_live
+from campaigns.store.lookups import CampaignRef, find_campaign, locked_campaign, require_live
 from campaigns.store.study_repo import check_admission, read_setup
 from campaigns.study import check_external_id
 from campaigns.types import ORDERS, PARTICIPANT_STATUSES, Participant
@@ -190,6 +190,14 @@ class ParticipantRepo:
         if row is None:
             raise UnknownParticipantError(f"no participant with id {participant_id!r}")
         return _Owner(int(row[0]), row[1], row[2], int(row[3]), bool(row[4]), bool(row[5]))
+
+    def panel_ids(self, campaign: CampaignRef) -> dict[str, str]:
+        """Participant id to panel id, for the participants of ``campaign`` whose link carried one."""
+        with self._db.read() as cur:
+            current = find_campaign(cur, campaign)
+            rows = cur.execute("SELECT id, external_id FROM participants WHERE campaign_id = ? "
+                               "AND external_id IS NOT NULL", [current.id]).fetchall()
+        return {str(pid): str(eid) for pid, eid in rows}
 
     def get(self, participant_id: str) -> Participant:
         """One participant with their segment answers."""

@@ -20,7 +20,7 @@ from campaigns.errors import CampaignError, UnknownParticipantError
 from campaigns.inputs import now
 from campaigns.store.database import Database
 from campaigns.store.lookups import CampaignRef, find_campaign, locked_campaign
-from campaigns.study import FINAL_OUTCOMES, IN_PROGRESS, OUTCOMES, Quota, StudySetup
+from campaigns.study import FINAL_OUTCOMES, IN_PROGRESS, OUTCOMES, AdmissionError, Quota, StudySetup
 
 #: The furthest step a participant reached, in order.
 STEPS: tuple[str, ...] = ("consent", "questions", "camera", "ad 1", "rating 1", "ad 2", "rating 2", "done")
@@ -28,15 +28,6 @@ STEPS: tuple[str, ...] = ("consent", "questions", "camera", "ad 1", "rating 1", 
 _HOLDS_PLACE = "(p.outcome = 'complete' OR (p.outcome IS NULL AND p.status = 'started'))"
 _OUTCOME = ("coalesce(p.outcome, CASE p.status WHEN 'complete' THEN 'complete' WHEN 'abandoned' THEN 'abandoned' "
             f"ELSE '{IN_PROGRESS}' END)")
-
-
-class AdmissionError(CampaignError):
-    """One more participant may not start; ``outcome`` says why: ``quota_full`` (the study is full),
-    ``ended`` (past its end time) or ``repeat`` (this panel id has taken part)."""
-
-    def __init__(self, outcome: str, message: str) -> None:
-        super().__init__(message)
-        self.outcome = outcome
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,23 @@ one (:class:`MediaFolder`); the row then names the file.
 
 from __future__ import annotations
 
+import os
 from contextlib import suppress
 from pathlib import Path
 
 from campaigns.errors import CampaignError, MediaError
 from campaigns.inputs import now, text, variant_name
-from campaigns.media import validate_media
-from campaigns.store.database import Database
+from campaigns.media import DEFAULT_MAX_IMAGE_PIXELS, validate_media
+from campaigns.store.database import PRIVATE_FILE, Database, private_folder
 from campaigns.store.lookups import CampaignRef, find_campaign, locked_campaign
 from campaigns.types import Variant
 
 
 class MediaFolder:
-    """Variant files outside the database (``None``: the bytes stay in the database)."""
+    """Variant files outside the database (``None``: the bytes stay in the database).
+
+    Folders it creates are 0700 and files 0600, like the database: an ad under test is confidential.
+    """
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
@@ -27,8 +31,11 @@ class MediaFolder:
         assert self.folder is not None
         target = self.folder / relative
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            private_folder(target.parent)
+            # 0600 from creation (a umask only narrows it); fchmod also narrows a file left wider.
+            with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "wb") as out:
+                os.fchmod(out.fileno(), PRIVATE_FILE)
+                out.write(data)
         except OSError as exc:
             raise MediaError(f"cannot write the upload to {target}: {exc}") from exc
 
@@ -49,17 +56,19 @@ class MediaFolder:
 class VariantRepo:
     """Uploads and reads of a campaign's two variants."""
 
-    def __init__(self, db: Database, media: MediaFolder, max_upload_bytes: int) -> None:
+    def __init__(self, db: Database, media: MediaFolder, max_upload_bytes: int,
+                 max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:
         self._db = db
         self._media = media
         self.max_upload_bytes = max_upload_bytes
+        self.max_image_pixels = max_image_pixels
 
     def set(self, campaign: CampaignRef, name: str, data: bytes, filename: str | None = None) -> Variant:
         """Upload (or replace) variant A or B of a draft campaign after validating it."""
         name = variant_name(name)
         if filename is not None:
             filename = text(filename, "file name", 255)
-        info = validate_media(data, filename, self.max_upload_bytes)
+        info = validate_media(data, filename, self.max_upload_bytes, self.max_image_pixels)
         new_path: str | None = None
         with self._db.write() as cur:
             current = locked_campaign(cur, campaign, allowed=("draft",), action="change its variants")

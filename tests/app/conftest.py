@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from accounts.passwords import hash_password
+from accounts.signin import FIRST_ADMIN
+from accounts.signin import sign_in as accounts_sign_in
+from accounts.throttle import Throttle
 from app_config import DATA_ENV, PASSWORD_ENV
+from app_state import STAFF_TOKEN, cookie_key
+from app_state import store as app_store
 from tests.conftest import ROOT
 
 PASSWORD = "test-password"
@@ -37,11 +43,24 @@ def new_app(data_dir: Path) -> Callable[..., AppTest]:
     return make
 
 
-def sign_in(app: AppTest, password: str = PASSWORD) -> AppTest:
-    """Run the app, submit the login form and return it on the first staff page."""
-    app.run()
-    app.text_input[0].input(password)
-    app.button[0].click()
+def sign_in(app: AppTest, password: str = PASSWORD, username: str = FIRST_ADMIN, role: str | None = None,
+            client: str = "apptest") -> AppTest:
+    """Sign in as ``username`` and return the app on its first staff page.
+
+    AppTest cannot send the session cookie, so this does what the ``/auth/sign-in`` route does
+    (``accounts.signin.sign_in``: throttle, password check, a server-side session) and hands the
+    signed token to the session as ``STAFF_TOKEN``; the app checks it exactly like the cookie. With
+    ``role``, the account is created first (with ``password``). A refused sign-in leaves the app on
+    the sign-in page with the route's error code in its query, as the route would redirect.
+    """
+    app.run()  # a fresh data folder gets its store and first admin
+    if role is not None:
+        app_store().add_staff_user(username, role, hash_password(password))
+    result = accounts_sign_in(app_store(), cookie_key(), username, password, client, throttle=Throttle())
+    if result.staff is None:
+        app.query_params["error"] = result.error or "wrong"
+    else:
+        app.session_state[STAFF_TOKEN] = result.cookie
     app.run()
     assert not app.exception, app.exception
     return app

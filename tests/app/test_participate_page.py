@@ -124,13 +124,16 @@ def test_consent_says_what_is_measured_that_no_images_are_kept_and_how_to_withdr
     assert app.progress[0].value == 0
 
 
-def test_declining_ends_politely_and_stores_nothing(new_app: Callable[..., AppTest], app_store: Store,
-                                                    campaign: Callable[..., Campaign]) -> None:
+def test_declining_ends_politely_and_stores_only_the_count(new_app: Callable[..., AppTest], app_store: Store,
+                                                           campaign: Callable[..., Campaign]) -> None:
     made = campaign()
     app = opened(new_app, made)
+    answers_before = app_store.table_counts()["participant_answers"]
     app.button[1].click().run()
     assert "nothing was stored" in app.info[0].value
-    assert participants(app_store, made) == []
+    assert app_store.funnel(made)["declined"] == 1  # the funnel counts the visit
+    assert app_store.load(made).participants.empty  # and the analysis sees no participant
+    assert app_store.table_counts()["participant_answers"] == answers_before
 
 
 def test_consenting_registers_the_participant_and_opens_the_camera_check(
@@ -302,3 +305,115 @@ def test_a_withdrawal_whose_file_rewrite_fails_says_so_plainly_and_retries(
     retry.click().run()
     assert not app.exception and not app.error
     assert "everything stored about you is erased" in app.success[0].value
+
+
+# -- the study setup: entry questions, screen-outs, quotas, panel ids, redirects -----------------------
+
+STUDY = {
+    "questions": [
+        {"key": "gender", "text": "Your gender", "kind": "single", "options": ["Woman", "Man", "Other"]},
+        {"key": "age", "text": "Your age", "kind": "number", "min": 10, "max": 99, "eligible_min": 18},
+        {"key": "uses", "text": "Which do you use?", "kind": "multiple", "options": ["Phone", "TV"],
+         "required": False},
+    ],
+    "quotas": [{"question": "gender", "option": "Man", "limit": 1}],
+    "redirects": {"complete": "https://panel.example/done?id={pid}",
+                  "screened_out": "https://panel.example/out?id={pid}",
+                  "quota_full": "https://panel.example/full?id={pid}"},
+}
+
+
+@pytest.fixture
+def study_campaign(app_store: Store, campaign: Callable[..., Campaign]) -> Campaign:
+    made = app_store.create_campaign(f"Study {len(app_store.campaigns())}", labels=campaign_labels())
+    app_store.set_variant(made, "A", png(60), "a.png")
+    app_store.set_variant(made, "B", png(190), "b.png")
+    app_store.set_study(made, STUDY)
+    return app_store.go_live(made)
+
+
+def consented(new_app: Callable[..., AppTest], made: Campaign, pid: str | None = None) -> AppTest:
+    app = new_app(c=made.token, **({"pid": pid} if pid is not None else {}))
+    app.run()
+    assert not app.exception, app.exception
+    app.checkbox[0].check().run()
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    return app
+
+
+def answer(app: AppTest, gender: str | None, age: float | None) -> AppTest:
+    if gender is not None:
+        app.radio[0].set_value(gender)
+    if age is not None:
+        app.number_input[0].set_value(age)
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    return app
+
+
+def stored(db: Store, made: Campaign) -> list[tuple[Any, ...]]:
+    return db._cursor().execute("SELECT external_id, outcome, status FROM participants WHERE campaign_id = ? "
+                                "ORDER BY seq", [made.id]).fetchall()
+
+
+def test_entry_questions_come_after_consent_and_a_missing_answer_is_asked_at_its_question(
+        new_app: Callable[..., AppTest], app_store: Store, study_campaign: Campaign) -> None:
+    app = consented(new_app, study_campaign, "P-1")
+    assert [r.label for r in app.radio] == ["Your gender"] and [n.label for n in app.number_input] == ["Your age"]
+    assert app.session_state[PARTICIPANT_FLOW].flow.step is Step.QUESTIONS
+    answer(app, None, None)
+    assert page_text(app).count("Please answer this question.") == 2  # at both required questions
+    assert app.session_state[PARTICIPANT_FLOW].flow.step is Step.QUESTIONS
+    answer(app, "Woman", 30)
+    assert app.session_state[PARTICIPANT_FLOW].flow.step is Step.CAMERA
+    answers = dict(app_store._cursor().execute(
+        "SELECT question, answer FROM participant_answers a JOIN participants p ON p.id = a.participant_id "
+        "WHERE p.campaign_id = ?", [study_campaign.id]).fetchall())
+    assert answers == {"gender": "Woman", "age": "30"}  # the optional question was skipped
+    assert stored(app_store, study_campaign) == [("P-1", None, "started")]
+
+
+def test_an_answer_outside_the_eligible_range_screens_out_with_the_panel_id_in_the_redirect(
+        new_app: Callable[..., AppTest], app_store: Store, study_campaign: Campaign) -> None:
+    app = answer(consented(new_app, study_campaign, "id with/slash"), "Other", 16)
+    assert "different profile" in page_text(app)
+    assert [b.proto.url for b in app.get("link_button")] == ["https://panel.example/out?id=id%20with%2Fslash"]
+    assert stored(app_store, study_campaign) == [("id with/slash", "screened_out", "abandoned")] or \
+        stored(app_store, study_campaign)[0][:2] == ("id with/slash", "screened_out")
+    again = new_app(c=study_campaign.token, pid="id with/slash")
+    again.run()
+    assert "already taken part" in page_text(again) and not again.checkbox
+
+
+def test_a_full_quota_cell_ends_the_next_participant_in_it_as_quota_full(
+        new_app: Callable[..., AppTest], app_store: Store, study_campaign: Campaign) -> None:
+    first = answer(consented(new_app, study_campaign, "M-1"), "Man", 40)
+    assert first.session_state[PARTICIPANT_FLOW].flow.step is Step.CAMERA
+    second = answer(consented(new_app, study_campaign, "M-2"), "Man", 41)
+    assert "enough participants like you" in page_text(second)
+    assert [b.proto.url for b in second.get("link_button")] == ["https://panel.example/full?id=M-2"]
+    third = answer(consented(new_app, study_campaign, "W-1"), "Woman", 41)
+    assert third.session_state[PARTICIPANT_FLOW].flow.step is Step.CAMERA
+    assert [o for _, o, _ in stored(app_store, study_campaign)] == [None, "quota_full", None]
+    assert app_store.funnel(study_campaign)["quota_full"] == 1
+
+
+@pytest.mark.parametrize("pid", ["x" * 129, "tab\there", " padded"])
+def test_a_malformed_panel_id_is_refused_with_a_clear_message(
+        new_app: Callable[..., AppTest], app_store: Store, study_campaign: Campaign, pid: str) -> None:
+    app = new_app(c=study_campaign.token, pid=pid)
+    app.run()
+    assert not app.exception
+    assert "participant ID in this link is not valid" in page_text(app) and not app.checkbox
+    assert stored(app_store, study_campaign) == []
+
+
+def test_no_camera_ends_the_visit_with_its_own_outcome(
+        new_app: Callable[..., AppTest], app_store: Store, study_campaign: Campaign) -> None:
+    app = answer(consented(new_app, study_campaign, "C-1"), "Woman", 30)
+    [no_camera] = [b for b in app.button if b.label == "End the study without a camera"]
+    no_camera.click().run()
+    assert not app.exception, app.exception
+    assert "needs a camera" in page_text(app)
+    assert stored(app_store, study_campaign)[0][:2] == ("C-1", "no_camera")

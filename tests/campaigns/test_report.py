@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv as csv_module
+import io
 import json
 import math
 import subprocess
@@ -17,12 +18,14 @@ import pytest
 
 from campaigns.analysis import analyze, segment
 from campaigns.errors import CampaignError
-from campaigns.report import build_report, main, report_json
+from campaigns.report import build_report, load_study, main, report_json
 from campaigns.report_tables import FORMULA_START, feedback_table, spreadsheet_safe
 from campaigns.simulate import SimulationConfig, simulate
 from campaigns.store import Store
+from campaigns.study import IN_PROGRESS, OUTCOMES, Question, Quota, StudySetup
 from campaigns.types import DEFAULT_LABELS, SnapshotRow, Verdict
-from tests.campaigns.conftest import make_live
+from tests.campaigns.conftest import LABELS3, make_live, png_bytes
+from ui.exports import export_bytes, export_files
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANT_KEYS = {
@@ -70,6 +73,12 @@ def test_json_report_shape_key_for_key(db: Path, capsys: pytest.CaptureFixture[s
         "timeline",
         "order_balance",
         "feedback",
+        "participants_total",
+        "funnel",
+        "last_steps",
+        "questions",
+        "quotas",
+        "study",
     }
     assert report["threshold"] == 0.6 and report["campaign"]["name"] == NAME
     assert set(report["variants"]) == {"A", "B"}
@@ -89,9 +98,10 @@ def test_json_report_shape_key_for_key(db: Path, capsys: pytest.CaptureFixture[s
 def test_json_numbers_are_the_analysis_numbers(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with Store.open(db, read_only=True) as store:
         analysis = analyze(store.load(NAME, 0.5))
+        study = load_study(store, NAME)
     _, out, _ = run(db, "--threshold", "0.5", capsys=capsys)
     report = json.loads(out)
-    assert report == json.loads(json.dumps(report_json(analysis)))
+    assert report == json.loads(json.dumps(report_json(analysis, study)))
     a = report["variants"]["A"]
     s = analysis.summaries["A"]
     assert a["ratios"]["happy"] == s.ratios["happy"] and a["feedback_mean"] == s.feedback_centred
@@ -270,14 +280,16 @@ def test_segment_option_restricts_participants(
     db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with Store.open(db, read_only=True) as store:
-        answers = store.load(NAME).answers
+        data = store.load(NAME)
+        order = analyze(segment(data, "device", "laptop")).order
+    answers = data.answers
     young = set(
         answers.loc[(answers["question"] == "device") & (answers["answer"] == "laptop"), "participant_id"]
     )
     code, out, _ = run(db, "--segment", "device=laptop", capsys=capsys)
     assert code == 0
     report = json.loads(out)
-    assert report["order_balance"]["AB"] + report["order_balance"]["BA"] == len(young) < 14
+    assert report["order_balance"]["AB"] + report["order_balance"]["BA"] == order.ab + order.ba < 14
     csv = tmp_path / "seg.csv"
     assert run(db, "--segment", "device=laptop", "--format", "csv", "--out", str(csv), capsys=capsys)[0] == 0
     assert set(pd.read_csv(csv)["participant_id"]) <= young
@@ -444,4 +456,162 @@ def test_an_unknown_segment_on_the_command_line_exits_2_without_traceback(db: Pa
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
-    assert "'foo'" in done.stderr and "'age', 'device'" in done.stderr
+    assert "'foo'" in done.stderr and "'age', 'apps', 'device', 'gender'" in done.stderr
+
+
+# -- the study: funnel, questions, quotas; panel ids only on request ----------
+
+FUNNEL_STUDY = StudySetup(
+    questions=(
+        Question("gender", "Your gender?", "single", ("F", "M")),
+        Question("age", "Your age?", "number", min=10, max=99, eligible_min=18, eligible_max=65),
+        Question("apps", "Which of these do you use?", "multiple", ("X", "Y"), required=False),
+    ),
+    quotas=(Quota("gender", "M", 1),),
+    target_completes=10,
+    redirects={"complete": "https://panel.example/done?pid={pid}"},
+)
+
+
+def _funnel_campaign(store: Store) -> str:
+    """A study with one visitor per way a visit can end (no camera aside), each with a panel id."""
+    campaign = store.create_campaign("Funnel test", labels=LABELS3)
+    store.set_variant(campaign, "A", png_bytes(value=60), "a.png")
+    store.set_variant(campaign, "B", png_bytes(value=200), "b.png")
+    store.set_study(campaign, FUNNEL_STUDY)
+    name = store.go_live(campaign).name
+    store.record_decline(name)
+
+    def visitor(panel_id: str, gender: str, age: int) -> tuple[str, str | None]:
+        person = store.add_participant(name, "v1", external_id=panel_id)
+        return person.id, store.answer_questions(person.id, {"gender": gender, "age": age, "apps": ["Y"]})
+
+    assert visitor("=PANEL-young", "F", 16)[1] == "screened_out"
+    done, ended = visitor("PANEL-done", "M", 30)
+    assert ended is None
+    store.add_snapshots([SnapshotRow(done, v, 0, True, (0.8, 0.1, 0.1), "m") for v in "AB"])
+    store.add_feedback(done, "A", 4)
+    store.add_feedback(done, "B", 2)
+    store.mark_participant(done, "complete")
+    assert visitor("PANEL-full", "M", 40)[1] == "quota_full"  # the one M place is taken
+    gone = visitor("PANEL-gone", "F", 30)[0]
+    store.add_snapshots([SnapshotRow(gone, "A", 0, True, (0.8, 0.1, 0.1), "m")])
+    store.erase_participant(gone)  # withdrew: only the count stays
+    left = visitor("PANEL-left", "F", 50)[0]
+    store.reached_step(left, "ad 1")
+    store.add_snapshots([SnapshotRow(left, "A", 0, True, (0.1, 0.8, 0.1), "m")])
+    store.mark_participant(left, "abandoned")
+    visitor("PANEL-running", "F", 20)  # still at the camera check
+    return name
+
+
+def test_json_funnel_adds_up_and_names_where_visits_stopped(store: Store) -> None:
+    name = _funnel_campaign(store)
+    report = json.loads(build_report(store, name, "json", None)[0] or "")
+    assert report["funnel"] == {"complete": 1, "screened_out": 1, "quota_full": 1, "declined": 1, "no_camera": 0,
+                                "withdrew": 1, "abandoned": 1, IN_PROGRESS: 1}
+    assert list(report["funnel"]) == [*OUTCOMES, IN_PROGRESS]
+    # Six rows stored (the decline too) plus the withdrawal, whose rows are gone.
+    assert report["participants_total"] == sum(report["funnel"].values()) == 7
+    assert store.table_counts()["participants"] == 6
+    assert report["last_steps"] == {"consent": 1, "questions": 2, "ad 1": 1}
+    assert report["quotas"] == [{"cell": "gender=M", "question": "gender", "option": "M", "target": 1, "filled": 1,
+                                 "in_progress": 0, "full": True}]
+    assert report["study"] == {"target_completes": 10, "ends_at": None, "pid_param": "pid",
+                               "redirects": {"complete": "https://panel.example/done?pid={pid}"}}
+    # Analysed: those past the questions who are still running or left data (not the withdrawn one).
+    assert report["order_balance"]["AB"] + report["order_balance"]["BA"] == 3
+
+
+def test_json_questions_are_the_definitions(store: Store) -> None:
+    name = _funnel_campaign(store)
+    questions = json.loads(build_report(store, name, "json", None)[0] or "")["questions"]
+    assert [q["key"] for q in questions] == ["gender", "age", "apps"]
+    assert questions[1] == {"key": "age", "text": "Your age?", "kind": "number", "options": [], "required": True,
+                            "min": 10, "max": 99, "eligible_min": 18, "eligible_max": 65, "screen_out": []}
+    assert questions[2]["options"] == ["X", "Y"] and questions[2]["required"] is False
+    # The definitions read back into the same setup.
+    assert StudySetup.from_mapping({"questions": questions}).questions == FUNNEL_STUDY.questions
+
+
+def test_html_report_shows_the_funnel_questions_and_quotas(store: Store, tmp_path: Path) -> None:
+    name = _funnel_campaign(store)
+    page = build_report(store, name, "html", tmp_path / "r.html")[1][0].read_text(encoding="utf-8")
+    for heading in ("Funnel", "Entry questions", "Quotas"):
+        assert f"<h2>{heading}</h2>" in page
+    assert "Screened out" in page and "Which of these do you use?" in page and "gender=M" in page
+    assert "7 visitors counted" in page
+
+
+def test_a_campaign_without_a_study_has_an_empty_study_part(store: Store) -> None:
+    make_live(store, name="Plain")
+    report = json.loads(build_report(store, "Plain", "json", None)[0] or "")
+    assert report["questions"] == [] and report["quotas"] == [] and report["participants_total"] == 0
+    assert report["last_steps"] == {} and set(report["funnel"].values()) == {0}
+
+
+def _panel_ids_in(path: Path, ids: set[str]) -> tuple[set[str], bool]:
+    """The panel ids found anywhere in an export file, and whether it has an external_id column."""
+    if path.suffix in (".json", ".html"):
+        text = path.read_text(encoding="utf-8")
+        return {i for i in ids if i in text}, "external_id" in text
+    if path.suffix == ".xlsx":
+        tables = list(pd.read_excel(path, sheet_name=None, dtype=str).values())
+    else:
+        tables = [pd.read_csv(path, dtype=str) if path.suffix == ".csv" else pd.read_parquet(path)]
+    found: set[str] = set()
+    for table in tables:
+        for column in table.columns:
+            found |= {str(v).removeprefix("'") for v in table[column].dropna().unique()} & ids
+    return found, any("external_id" in t.columns for t in tables)
+
+
+def _all_exports(store: Store, name: str, folder: Path, with_panel_ids: bool) -> list[Path]:
+    files = []
+    for fmt in ("json", "csv", "parquet", "xlsx", "html"):
+        out = folder / f"{'with' if with_panel_ids else 'without'}.{fmt}"
+        files += build_report(store, name, fmt, out, with_panel_ids=with_panel_ids)[1]
+    return files
+
+
+def test_panel_ids_are_left_out_of_every_export_by_default(db: Path, tmp_path: Path) -> None:
+    with Store.open(db, read_only=True) as store:
+        ids = {str(r[0]) for r in store._cursor().execute(
+            "SELECT external_id FROM participants WHERE external_id IS NOT NULL").fetchall()}
+        assert len(ids) > 14  # the simulated visitors came with panel ids
+        for path in _all_exports(store, NAME, tmp_path, with_panel_ids=False):
+            assert _panel_ids_in(path, ids) == (set(), False), path.name
+
+
+def test_panel_ids_are_in_the_exports_on_request(store: Store, tmp_path: Path) -> None:
+    name = _funnel_campaign(store)
+    analysed = {"PANEL-done", "PANEL-left", "PANEL-running"}
+    ids = analysed | {"=PANEL-young", "PANEL-full", "PANEL-gone"}
+    expected = {"with.csv": {"PANEL-done", "PANEL-left"}, "with.parquet": {"PANEL-done", "PANEL-left"},
+                "with.xlsx": {"PANEL-done", "PANEL-left"}, "with-summary.csv": set(), "with-summary.parquet": set()}
+    for path in _all_exports(store, name, tmp_path, with_panel_ids=True):
+        found, column = _panel_ids_in(path, ids)
+        # Snapshot tables hold those with snapshots; feedback, JSON and HTML the one who rated.
+        assert found == expected.get(path.name, {"PANEL-done"}), path.name
+        assert column == bool(found), path.name
+    feedback = pd.read_csv(tmp_path / "with-feedback.csv")
+    assert list(feedback.columns[:3]) == ["seq", "participant_id", "external_id"]
+    assert set(feedback["external_id"]) == {"PANEL-done"}
+    report = json.loads((tmp_path / "with.json").read_text(encoding="utf-8"))
+    assert {r["external_id"] for r in report["feedback"]} == {"PANEL-done"}
+    assert "external_id" not in json.loads(build_report(store, name, "json", None)[0] or "")["feedback"][0]
+
+
+def test_the_flag_on_the_command_line_and_in_the_app_downloads(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(db, "--with-panel-ids", capsys=capsys)
+    assert code == 0
+    assert all(r["external_id"].startswith("PX-") for r in json.loads(out)["feedback"])
+    with Store.open(db, read_only=True) as store:
+        campaign = store.campaign(NAME)
+        files = {f.label: f for f in export_files(campaign, 0.6)}
+        plain = export_bytes(store, campaign, 0.6, None, files["Feedback CSV"])
+        marked = export_bytes(store, campaign, 0.6, None, files["Feedback CSV"], with_panel_ids=True)
+    assert b"external_id" not in plain and b"PX-" not in plain
+    assert "external_id" in pd.read_csv(io.BytesIO(marked)).columns

@@ -13,12 +13,13 @@ from types import ModuleType
 
 import pytest
 
+import compat.navigation_only
 import compat.streamlit_cleanup
 import compat.webrtc
 import tests.e2e.loopback_ice
 from tests.conftest import ROOT
 
-PATCHES: list[ModuleType] = [compat.streamlit_cleanup, compat.webrtc, tests.e2e.loopback_ice]
+PATCHES: list[ModuleType] = [compat.navigation_only, compat.streamlit_cleanup, compat.webrtc, tests.e2e.loopback_ice]
 REQUIREMENTS = ("requirements.txt", "requirements-dev.txt")
 
 

@@ -132,7 +132,7 @@ def free_port() -> int:
 
 
 class AppServer:
-    """``streamlit run app.py`` on 127.0.0.1 over a data folder, as the product runs (through ``serve``)."""
+    """``streamlit run server.py`` on 127.0.0.1 over a data folder, as the product runs (through ``serve``)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -148,7 +148,7 @@ class AppServer:
             env.pop(name, None)
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.e2e.serve", "run", "app.py", "--server.headless", "true",
+                [sys.executable, "-m", "tests.e2e.serve", "run", "server.py", "--server.headless", "true",
                  "--server.address", "127.0.0.1", "--server.port", str(self.port),
                  "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -86,10 +86,29 @@ class ParticipantBrowser:
         self.driver.get(self.url)
         wait_for(lambda: "Before we start" in self.text(), STEP_TIMEOUT_S, "the consent page")
 
-    def consent(self) -> None:
+    def consent(self, next_step: str = "Camera check") -> None:
         self.click("//label[.//*[contains(text(), 'agree to take part')]]", "the consent checkbox")
         self.click_button("Start")
-        wait_for(lambda: "Camera check" in self.text(), STEP_TIMEOUT_S, "the camera check")
+        wait_for(lambda: next_step in self.text(), STEP_TIMEOUT_S, f"the {next_step!r} step")
+
+    def answer(self, choices: dict[str, str], numbers: dict[str, float]) -> None:
+        """Answer the entry questions: ``choices`` picks an option per single-choice question,
+        ``numbers`` types a number per number question (both by the question's text); then Continue."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        for question, option in choices.items():
+            self.click(f"//div[@data-testid='stRadio'][.//*[contains(text(), '{question}')]]"
+                       f"//label[.//*[normalize-space(text())='{option}']]", f"{option!r} for {question!r}")
+        for question, value in numbers.items():
+            xpath = f"//div[@data-testid='stNumberInput'][.//*[contains(text(), '{question}')]]//input"
+
+            def find(xpath: str = xpath) -> Any:
+                return self.driver.find_element(By.XPATH, xpath)
+
+            field = wait_for(find, STEP_TIMEOUT_S, f"the field of {question!r}")
+            field.send_keys(f"{value:g}", Keys.TAB)
+        self.click_button("Continue")
 
     def camera_button(self, click_start: bool = False, click_stop: bool = False) -> str | None:
         """The label of the camera component's start/stop button (clicking it when asked), or None."""

@@ -1,4 +1,4 @@
-"""The browser tests' app server: ``python -m tests.e2e.serve run app.py [streamlit options]``.
+"""The browser tests' app server: ``python -m tests.e2e.serve run server.py [streamlit options]``.
 
 ``streamlit run`` itself, with two test-only additions made in the server
 process before Streamlit starts: the loopback ICE patch (``loopback_ice``;
