@@ -50,7 +50,7 @@ def loopback() -> Iterator[None]:
 
 @pytest.fixture
 def app_server(loopback: None, tmp_path: Path) -> Iterator[Callable[[], AppServer]]:
-    """Starts ``streamlit run app.py`` over ``tmp_path/data`` when called (after the test made its campaign)."""
+    """Starts ``streamlit run server.py`` over ``tmp_path/data`` when called (after the test made its campaign)."""
     servers: list[AppServer] = []
 
     def start() -> AppServer:

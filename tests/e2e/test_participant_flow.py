@@ -1,4 +1,4 @@
-"""The participant flow in a real browser (headless Chromium, fake webcam) against ``streamlit run app.py``.
+"""The participant flow in a real browser (headless Chromium, fake webcam) against ``streamlit run server.py``.
 
 How the fake camera knows which ad is on screen: it does not. The test plays
 the participant: it looks at the page, recognises the ad (by the picture's
