@@ -74,7 +74,7 @@ def store() -> Store:
     return _open_store(str(data_dir().resolve()))
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)  # the pages say what they wait for, never a function name
 def _open_store(folder_name: str) -> Store:
     # Keyed by folder, so one process can serve (or test) several data folders.
     folder = Path(folder_name)
@@ -87,7 +87,7 @@ def _open_store(folder_name: str) -> Store:
     return db
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def shipped_card() -> ModelCard | None:
     from emotion.classifier import DEFAULT_MODEL_DIR
 
@@ -97,7 +97,7 @@ def shipped_card() -> ModelCard | None:
         return None
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def classifier() -> Any:
     """The shipped EmotionClassifier, loaded once; its ``predict`` is thread-safe."""
     from emotion.classifier import EmotionClassifier
@@ -116,7 +116,7 @@ def cookie_key() -> str:
     return _cookie_key(str(data_dir().resolve()))
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def _cookie_key(folder_name: str) -> str:
     return cookies.session_key(Path(folder_name))
 

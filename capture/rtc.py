@@ -80,12 +80,13 @@ def camera(callback: Callable[[Any], Any], *, playing: bool | None = None,
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
     from streamlit_webrtc.webrtc import SignallingTimeoutError
 
-    from compat.webrtc import install_camera_fixes
+    from compat.webrtc import install_camera_fixes, register_component
 
     rtc_configuration = (load_config() if config is None else config).rtc_configuration()
     if not browser_session():
         return None
     install_camera_fixes()
+    register_component()
     try:
         return webrtc_streamer(
             key=CAMERA_KEY,

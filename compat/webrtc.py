@@ -129,3 +129,26 @@ def restart_fix_installed() -> bool:
     from streamlit_webrtc import component
 
     return wrapped(component, "_handle_worker_lifecycle")
+
+
+def register_component() -> None:
+    """Register streamlit-webrtc's component with the running Streamlit server if it is not yet.
+
+    ``components.declare_component`` registers a component only when it runs inside a script run, and
+    streamlit-webrtc declares its component when it is first imported. ``server.py`` imports the app
+    (and so streamlit-webrtc, which must come before TensorFlow) when the server starts, outside any
+    script run: the component is then never registered, its frontend answers 404 and the camera box
+    never appears. Called from a script run, this registers it once.
+    Upstream: Streamlit registers a component only with a script run context
+    (``components/v1/component_registry.py``); no issue about apps imported at start-up was found.
+    Remove this when Streamlit registers components declared outside a script run.
+    """
+    from streamlit import runtime
+    from streamlit_webrtc import component
+
+    if not runtime.exists():
+        return
+    registry = runtime.get_instance().component_registry
+    declared = component._component_func
+    if registry.get_component_path(declared.name) is None:
+        registry.register_component(declared)
