@@ -28,21 +28,9 @@ import pandas as pd
 from campaigns.analysis import analyze, segment, segment_questions
 from campaigns.charts import all_charts
 from campaigns.errors import CampaignError, UnknownCampaignError
-from campaigns.report_tables import (
-    StudyFacts,
-    comparison_table,
-    feedback_table,
-    funnel_table,
-    question_json,
-    question_table,
-    quota_json,
-    quota_table,
-    raw_table,
-    spreadsheet_safe,
-    summary_table,
-)
+from campaigns.report_study import StudyFacts, load_study, study_html, study_json
+from campaigns.report_tables import comparison_table, feedback_table, raw_table, spreadsheet_safe, summary_table
 from campaigns.store import Store
-from campaigns.store.lookups import CampaignRef
 from campaigns.types import VARIANTS, Analysis, Campaign, CampaignData, Comparison
 
 FORMATS = ("json", "csv", "parquet", "xlsx", "html")
@@ -163,24 +151,6 @@ def timeline_json(analysis: Analysis) -> dict[str, Any]:
     return result
 
 
-def study_json(study: StudyFacts) -> dict[str, Any]:
-    """The study part of the JSON report: funnel, where visits stopped, questions, quota cells, setup."""
-    setup = study.setup
-    return {
-        "participants_total": study.participants_total,
-        "funnel": dict(study.funnel),
-        "last_steps": study.stopped_at(),
-        "questions": [question_json(q) for q in setup.questions],
-        "quotas": [quota_json(c) for c in study.quotas],
-        "study": {
-            "target_completes": setup.target_completes,
-            "ends_at": setup.ends_at.isoformat() if setup.ends_at else None,
-            "pid_param": setup.pid_param,
-            "redirects": dict(setup.redirects),
-        },
-    }
-
-
 def report_json(analysis: Analysis, study: StudyFacts | None = None,
                 panel_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The JSON report: the keys and shape documented in docs/design.md; ``study`` adds the funnel,
@@ -266,19 +236,6 @@ def write_tables(analysis: Analysis, raw: pd.DataFrame, fmt: str, out: Path,
     return [out, files["summary"], files["feedback"]]
 
 
-def _study_html(study: StudyFacts | None) -> str:
-    """The study section: funnel, entry questions and quota cells (nothing without a study)."""
-    if study is None:
-        return ""
-    parts = [f"<h2>Funnel</h2><p>{study.participants_total} visitors counted.</p>",
-             funnel_table(study).to_html(index=False, na_rep="–", float_format=lambda x: f"{x:.0%}")]
-    if study.setup.questions:
-        parts.append("<h2>Entry questions</h2>" + question_table(study.setup).to_html(index=False, classes="feedback"))
-    if study.quotas:
-        parts.append("<h2>Quotas</h2>" + quota_table(study).to_html(index=False))
-    return "\n".join(parts)
-
-
 def report_html(analysis: Analysis, study: StudyFacts | None = None,
                 panel_ids: Mapping[str, str] | None = None) -> str:
     """One self-contained HTML page: charts (plotly.js inlined once), tables, the study's funnel,
@@ -303,7 +260,7 @@ labels {html.escape(", ".join(campaign.labels))}.</p>
 {comparison_table(analysis.comparisons).to_html(index=False, na_rep="–")}
 <h2>Order balance</h2><p>A-B first: {order.ab}; B-A first: {order.ba}; binomial p = {order.p_value:.3g}.</p>
 {comparison_table(order.order_effect).to_html(index=False, na_rep="–")}
-{_study_html(study)}
+{study_html(study)}
 <h2>Charts</h2>
 {"".join(parts)}
 <h2>Feedback: every rating and comment</h2>
@@ -345,17 +302,6 @@ def check_segment(data: CampaignData, question: str, answer: str) -> None:
         raise CampaignError(f"nobody answered {answer!r} to {question!r} in campaign {name!r}; answers: {known}")
 
 
-def load_study(store: Store, campaign: CampaignRef) -> StudyFacts:
-    """The campaign's study setup, funnel, last steps and quota cells, as the store counts them."""
-    return StudyFacts(store.study(campaign), store.funnel(campaign), store.last_steps(campaign),
-                      store.quota_counts(campaign))
-
-
-def panel_ids(store: Store, campaign: CampaignRef) -> dict[str, str]:
-    """Participant id to panel id for every participant of ``campaign`` who came with one."""
-    return store.panel_ids(campaign)
-
-
 def build_report(
     store: Store,
     key: str,
@@ -382,7 +328,7 @@ def build_report(
         check_segment(data, *segment_filter)
         data = segment(data, *segment_filter)
     analysis = analyze(data, seed=seed)
-    ids = panel_ids(store, campaign) if with_panel_ids else None
+    ids = store.panel_ids(campaign) if with_panel_ids else None
     if fmt == "json":
         text = json.dumps(report_json(analysis, load_study(store, campaign), ids), indent=2)
         if out is None:

@@ -1,11 +1,10 @@
-"""The report's tables (summary, comparisons, raw snapshots, feedback, the study's funnel, questions
-and quotas) and making their text safe for spreadsheets; ``campaigns.report`` writes them to files."""
+"""The report's tables (summary, comparisons, raw snapshots, feedback) and making their text safe for
+spreadsheets; ``campaigns.report`` writes them to files (the study's tables: ``campaigns.report_study``)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -13,8 +12,6 @@ import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from campaigns.analysis import centred_rating
-from campaigns.store.study_repo import STEPS, QuotaCount
-from campaigns.study import IN_PROGRESS, KIND_LABELS, OUTCOME_LABELS, Question, StudySetup
 from campaigns.types import Analysis, CampaignData, Comparison
 
 # A text cell a spreadsheet would run as a formula (OWASP "CSV injection"):
@@ -119,98 +116,6 @@ def feedback_table(data: CampaignData, panel_ids: Mapping[str, str] | None = Non
     table = table.sort_values(["seq", "position"], kind="stable", ignore_index=True)
     columns = ["seq", "participant_id", "variant", "position", "rating", "rating_centred", "comment"]
     return _with_answers(_with_panel_ids(table[columns], panel_ids), data.answers)
-
-
-# -- the study: how visits ended, the questions asked, the quota cells -------------------------------
-
-
-@dataclass(frozen=True)
-class StudyFacts:
-    """What the store knows about a campaign's visitors beyond the analysis: its setup, the funnel
-    (every outcome, ``in_progress`` too, withdrawals included), the last steps per outcome and the
-    quota cells with their places taken."""
-
-    setup: StudySetup
-    funnel: Mapping[str, int]
-    last_steps: Mapping[str, Mapping[str, int]]
-    quotas: Sequence[QuotaCount]
-
-    @property
-    def participants_total(self) -> int:
-        """Every visitor counted: stored participants (declined ones too) plus erased withdrawals."""
-        return sum(self.funnel.values())
-
-    def stopped_at(self) -> dict[str, int]:
-        """Where visits that ended without completing stopped: step to count, in the flow's order.
-        Visits still running have not stopped and withdrawals left no row, so neither counts."""
-        counts = dict.fromkeys(STEPS, 0)
-        for outcome, steps in self.last_steps.items():
-            if outcome in ("complete", IN_PROGRESS):
-                continue
-            for step, n in steps.items():
-                counts[step] = counts.get(step, 0) + n
-        return {step: n for step, n in counts.items() if n}
-
-
-def question_json(question: Question) -> dict[str, Any]:
-    """A question's definition as plain JSON data (the same fields the setup stores)."""
-    return {
-        "key": question.key,
-        "text": question.text,
-        "kind": question.kind,
-        "options": list(question.options),
-        "required": question.required,
-        "min": question.min,
-        "max": question.max,
-        "eligible_min": question.eligible_min,
-        "eligible_max": question.eligible_max,
-        "screen_out": list(question.screen_out),
-    }
-
-
-def quota_json(count: QuotaCount) -> dict[str, Any]:
-    """One quota cell: its target, the completes that fill it and the visits still holding a place."""
-    return {
-        "cell": count.quota.cell,
-        "question": count.quota.question,
-        "option": count.quota.option,
-        "target": count.quota.limit,
-        "filled": count.complete,
-        "in_progress": count.in_progress,
-        "full": count.full,
-    }
-
-
-def funnel_table(study: StudyFacts) -> pd.DataFrame:
-    """One row per outcome that occurred: label, participants and share of every visitor counted."""
-    total = study.participants_total
-    rows = [{"outcome": OUTCOME_LABELS.get(outcome, outcome), "participants": n,
-             "share": n / total if total else np.nan} for outcome, n in study.funnel.items() if n]
-    return pd.DataFrame(rows, columns=["outcome", "participants", "share"])
-
-
-def question_table(setup: StudySetup) -> pd.DataFrame:
-    """The entry questions as asked: key, text, kind, answers offered and what ends the test."""
-    rows = []
-    for q in setup.questions:
-        if q.kind == "number":
-            offered = f"{q.min:g} to {q.max:g}"
-            lo = q.min if q.eligible_min is None else q.eligible_min
-            hi = q.max if q.eligible_max is None else q.eligible_max
-            ends = f"outside {lo:g} to {hi:g}" if (lo, hi) != (q.min, q.max) else ""
-        else:
-            offered = "; ".join(q.options)
-            ends = "; ".join(q.screen_out)
-        rows.append({"key": q.key, "question": q.text, "kind": KIND_LABELS[q.kind], "required": q.required,
-                     "answers": offered, "screened out": ends})
-    return pd.DataFrame(rows, columns=["key", "question", "kind", "required", "answers", "screened out"])
-
-
-def quota_table(study: StudyFacts) -> pd.DataFrame:
-    """One row per quota cell: target, filled (complete) and in progress."""
-    rows = [{"cell": c.quota.cell, "target": c.quota.limit, "filled": c.complete, "in progress": c.in_progress}
-            for c in study.quotas]
-    return pd.DataFrame(rows, columns=["cell", "target", "filled", "in progress"])
 
 
 def _safe_text(value: str, excel: bool) -> str:

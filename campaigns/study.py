@@ -83,6 +83,13 @@ class Question:
     def label(self) -> str:
         return f"Question {self.key!r}"
 
+    @property
+    def eligible(self) -> tuple[float, float]:
+        """A number question's eligible answers, lowest to highest (the allowed range where none is set)."""
+        assert self.min is not None and self.max is not None
+        return (self.min if self.eligible_min is None else self.eligible_min,
+                self.max if self.eligible_max is None else self.eligible_max)
+
     def check(self) -> Question:
         label = self.label
         if not isinstance(self.key, str) or not _KEY.match(self.key):
@@ -115,8 +122,7 @@ class Question:
                     raise StudyError(label, f"limits must be numbers, got {value!r}")
             if self.min is None or self.max is None or self.min >= self.max:
                 raise StudyError(label, "a number question needs a lowest and a highest allowed answer, lowest first")
-            lo = self.min if self.eligible_min is None else self.eligible_min
-            hi = self.max if self.eligible_max is None else self.eligible_max
+            lo, hi = self.eligible
             if not self.min <= lo <= hi <= self.max:
                 raise StudyError(label, f"the eligible range must lie within {self.min:g}-{self.max:g}")
         elif any(v is not None for v in (self.min, self.max, self.eligible_min, self.eligible_max)):

@@ -117,8 +117,7 @@ def summary(setup: StudySetup) -> list[str]:
         if q.screen_out:
             rule = f" · screens out: {', '.join(q.screen_out)}"
         elif q.kind == "number" and (q.eligible_min is not None or q.eligible_max is not None):
-            lo = q.min if q.eligible_min is None else q.eligible_min
-            hi = q.max if q.eligible_max is None else q.eligible_max
+            lo, hi = q.eligible
             rule = f" · takes part only from {lo:g} to {hi:g}"
         options = f" ({', '.join(q.options)})" if q.options else ""
         lines.append(f"**{q.text}** · {KIND_LABELS[q.kind].lower()}{options}"
