@@ -27,10 +27,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from campaigns import demo_study
 from campaigns.errors import CampaignError
 from campaigns.snapshots import batch_from_arrays
 from campaigns.store import Store
-from campaigns.study import OUTCOMES, AdmissionError, Question, Quota, StudySetup
+from campaigns.study import OUTCOMES, AdmissionError
 from campaigns.types import DEFAULT_LABELS, NEGATIVE_LABELS, POSITIVE_LABELS, Campaign, Participant, Settings
 
 MODEL_ID = "simulated-fer2013"
@@ -60,12 +61,6 @@ MIX_B = {
 }
 
 
-GENDERS = {"Female": 0.48, "Male": 0.46, "Non-binary or other": 0.03, "Prefer not to say": 0.03}
-DEVICES = ("laptop", "desktop")
-APPS = ("Instagram", "TikTok", "YouTube", "Facebook")
-PANEL = "https://panel.example"
-
-
 @dataclass(frozen=True)
 class VisitRates:
     """How often a visit ends before the ads, for visitors who pass the entry questions (declining is
@@ -83,23 +78,6 @@ class VisitRates:
                 raise CampaignError(f"visit rate {name} must be from 0 to below 1, got {rate}")
         if self.no_camera + self.camera_abandon + self.withdraw >= 1:
             raise CampaignError("no_camera, camera_abandon and withdraw rates must leave room for the ads")
-
-
-def study_setup(participants: int) -> StudySetup:
-    """The demo's study: the Male cell fills at about a third of ``participants``, so later men are
-    turned away as quota full; ages outside 18-65 are screened out; the target leaves room to grow."""
-    questions = (
-        Question("gender", "What is your gender?", "single", tuple(GENDERS)),
-        Question("age", "How old are you?", "number", min=14, max=99, eligible_min=18, eligible_max=65),
-        Question("device", "Which device are you using now?", "single", DEVICES),
-        Question("apps", "Which of these do you use?", "multiple", APPS, required=False),
-    )
-    quotas = (Quota("gender", "Female", max(1, round(0.8 * participants))),
-              Quota("gender", "Male", max(1, round(0.25 * participants))))
-    redirects = {outcome: f"{PANEL}/{outcome.replace('_', '-')}?pid={{pid}}"
-                 for outcome in ("complete", "screened_out", "quota_full", "declined", "no_camera")}
-    return StudySetup(questions=questions, quotas=quotas, target_completes=max(2, round(1.5 * participants)),
-                      pid_param="pid", redirects=redirects)
 
 
 @dataclass(frozen=True)
@@ -219,26 +197,6 @@ def _rating(rng: np.random.Generator, mix: np.ndarray, labels: Sequence[str], sc
     return int(np.clip(np.rint(centre + (scale - 1) * lean + rng.normal(0, 0.7)), 1, scale))
 
 
-def _panel_id(rng: np.random.Generator, visitor: int) -> str:
-    """A panel's participant id, as a panel link would carry it; the visitor number keeps it unique
-    (a repeated id that completed would be refused)."""
-    return f"PX-{visitor:05d}" + "".join(str(d) for d in rng.integers(0, 10, 4))
-
-
-def _answers(rng: np.random.Generator) -> dict[str, Any]:
-    """Raw entry answers as the questions form sends them (about 15% are outside 18-65)."""
-    roll = rng.random()
-    age = int(rng.integers(15, 18)) if roll < 0.08 else int(rng.integers(66, 85)) if roll < 0.15 \
-        else int(rng.integers(18, 66))
-    apps = [a for a in APPS if rng.random() < 0.45] if rng.random() >= 0.15 else []
-    return {
-        "gender": str(rng.choice(list(GENDERS), p=list(GENDERS.values()))),
-        "age": age,
-        "device": str(rng.choice(DEVICES)),
-        "apps": apps,
-    }
-
-
 def _watch(store: Store, rng: np.random.Generator, config: SimulationConfig, person: Participant,
            mixes: Mapping[str, np.ndarray], scale: int, withdraws: bool) -> str:
     """Both ads with their snapshots and ratings, as far as this participant gets; the outcome."""
@@ -299,9 +257,9 @@ def _visit(store: Store, rng: np.random.Generator, config: SimulationConfig, cam
     if rng.random() < rates.decline:
         store.record_decline(campaign)
         return "declined", None, False
-    panel_id = _panel_id(rng, visitor)
+    panel_id = demo_study.panel_id(rng, visitor)
     person = store.add_participant(campaign, CONSENT_VERSION, external_id=panel_id)
-    ended = store.answer_questions(person.id, _answers(rng))
+    ended = store.answer_questions(person.id, demo_study.answers(rng))
     if ended is not None:
         return ended, panel_id, False
     roll = rng.random()
@@ -329,7 +287,7 @@ def simulate(store: Store, config: SimulationConfig) -> SimulationTruth:
     )
     store.set_variant(campaign, "A", ad_image("A", (40, 140, 60)), "ad-a.png")
     store.set_variant(campaign, "B", ad_image("B", (140, 60, 40)), "ad-b.png")
-    store.set_study(campaign, study_setup(config.participants))
+    store.set_study(campaign, demo_study.study_setup(config.participants))
     campaign = store.go_live(campaign)
     mixes = {v: np.array([config.mix[v][k] for k in labels]) for v in ("A", "B")}
     outcomes = dict.fromkeys(OUTCOMES, 0)

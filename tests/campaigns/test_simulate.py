@@ -11,9 +11,10 @@ import pytest
 
 from campaigns import report as report_cli
 from campaigns.analysis import analyze
+from campaigns.demo_study import study_setup
 from campaigns.errors import CampaignError
 from campaigns.report import load_study, report_json
-from campaigns.simulate import SimulationConfig, VisitRates, main, simulate, study_setup, true_values
+from campaigns.simulate import SimulationConfig, VisitRates, main, simulate, true_values
 from campaigns.store import Store
 from campaigns.study import OUTCOMES
 from campaigns.types import DEFAULT_LABELS, Verdict
