@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -259,6 +259,13 @@ class StudySetup:
     def quotas_for(self, answers: Mapping[str, Sequence[str]]) -> list[Quota]:
         """The quota cells this participant falls into."""
         return [q for q in self.quotas if q.option in answers.get(q.question, [])]
+
+    def entry_outcome(self, answers: Mapping[str, Sequence[str]], full: Callable[[Quota], bool]) -> str | None:
+        """How clean ``answers`` end the visit: ``screened_out`` first, then ``quota_full`` when ``full``
+        says one of the participant's quota cells has no place left; None goes on to the camera check."""
+        if self.screened_out_by(answers) is not None:
+            return "screened_out"
+        return "quota_full" if any(full(quota) for quota in self.quotas_for(answers)) else None
 
     def redirect(self, outcome: str, external_id: str | None) -> str | None:
         """The link to send the participant to after ``outcome``, ``{pid}`` filled in URL-encoded."""

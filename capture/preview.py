@@ -57,13 +57,8 @@ class PreviewStore:
 
     def answer_questions(self, participant_id: str, answers: Mapping[str, Any]) -> str | None:
         setup = self._store.study(self._campaign)
-        clean = setup.clean_answers(answers)
-        if setup.screened_out_by(clean) is not None:
-            return "screened_out"
         full = {count.quota.cell for count in self._store.quota_counts(self._campaign) if count.full}
-        if any(quota.cell in full for quota in setup.quotas_for(clean)):
-            return "quota_full"
-        return None
+        return setup.entry_outcome(setup.clean_answers(answers), lambda quota: quota.cell in full)
 
     def add_feedback(self, participant_id: str, variant: str, rating: int, comment: str | None = None) -> None:
         scale = self._campaign.settings.rating_scale

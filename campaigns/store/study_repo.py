@@ -113,14 +113,8 @@ class StudyRepo:
             rows = [[participant_id, key, value] for key, values in answers.items() for value in values]
             if rows:
                 cur.executemany("INSERT INTO participant_answers VALUES (?, ?, ?)", rows)
-            ended: str | None = None
-            if setup.screened_out_by(answers) is not None:
-                ended = "screened_out"
-            else:
-                for quota in setup.quotas_for(answers):
-                    if self._taken(cur, campaign_id, quota, exclude=participant_id) >= quota.limit:
-                        ended = "quota_full"
-                        break
+            ended = setup.entry_outcome(
+                answers, lambda quota: self._taken(cur, campaign_id, quota, exclude=participant_id) >= quota.limit)
             self._end(cur, participant_id, ended, "questions" if ended else "camera")
         return ended
 
